@@ -1,0 +1,72 @@
+"""User-facing errors of clipcore.
+
+Every error a user can cause (a bad file, a missing model, a full disk, a bad query, a busy
+library) is a :class:`ClipcoreError` whose ``str()`` is one plain sentence saying what happened
+and what to do. The CLI prints it and exits 1; the desktop app shows it in a message. Nothing
+else should ever reach a user as a traceback.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClipcoreError",
+    "ModelNotFoundError",
+    "WeightsMissingError",
+    "UnsafeCheckpointError",
+    "CatalogError",
+    "CatalogVersionError",
+    "LibraryBusyError",
+    "DiskFullError",
+    "QueryError",
+    "ImageError",
+    "NotIndexedError",
+]
+
+
+class ClipcoreError(Exception):
+    """Base class: a problem the user can understand and act on. ``str(err)`` is the message."""
+
+
+class ModelNotFoundError(ClipcoreError):
+    """The model name, preset or config file is unknown."""
+
+
+class WeightsMissingError(ModelNotFoundError):
+    """The model is known but its weights are not on disk and cannot be downloaded."""
+
+
+class UnsafeCheckpointError(ClipcoreError):
+    """A checkpoint could only be loaded by running pickled code; it was refused."""
+
+
+class CatalogError(ClipcoreError):
+    """The catalog (SQLite) cannot be opened or written."""
+
+
+class CatalogVersionError(CatalogError):
+    """The catalog was written by a newer clipdesk; it is refused and left untouched."""
+
+
+class LibraryBusyError(CatalogError):
+    """Another process is writing to the same data directory."""
+
+
+class DiskFullError(CatalogError):
+    """The disk filled up while writing; the previous committed state is intact."""
+
+
+class QueryError(ClipcoreError):
+    """The query text cannot be parsed or is empty."""
+
+
+class ImageError(ClipcoreError):
+    """An image could not be read or decoded. ``reason`` is a short, stable, human phrase."""
+
+    def __init__(self, reason: str, path: str | None = None):
+        self.reason = reason
+        self.path = path
+        super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class NotIndexedError(ClipcoreError):
+    """The library has no vectors yet for the requested model (run `clipcore index DIR`)."""
