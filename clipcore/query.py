@@ -1,16 +1,149 @@
-"""CONTRACT STUB (owned by the search helper): the query language."""
+"""The query language: weighted sums of text and image terms.
+
+Grammar (one string)::
+
+    query   := [op] term (op term)*
+    op      := "+" | "-"        a + or - standing alone, with whitespace (or the start/end of
+                                the query) on both sides: "t-shirt", "-5 degrees" and "C++" stay
+                                text; "beach + sunset - people" has three terms
+    term    := [weight ":"] body
+    weight  := a decimal number, e.g. 2, 0.5, .5, -1   ("2:cat" counts cat twice); a colon
+               followed by a digit is not a weight, so "12:30" stays text
+    body    := words; double quotes group and are removed: '"rock + roll" - guitar'
+
+A term whose body is the path of an existing image file (``~`` expanded, relative to the
+current directory) is an image term; everything else is text. The sign of the operator before a
+term multiplies its weight: ``- 2:people`` has weight -2.
+
+The combined query vector is ``sum(weight_i * embedding_i)`` over all terms, then L2-normalised
+so that scores against the (L2-normalised) image embeddings are cosine similarities. This is how
+rclip combines its queries (``Model.compute_features_for_queries`` and ``positive - negative``
+in rclip/model.py, github.com/yurijmikhalevich/rclip); rclip ranks by the un-normalised dot
+product, which gives the same order.
+"""
+
 from __future__ import annotations
+
+import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import QueryError
+from .imaging import IMAGE_EXTENSIONS, decode_image
+
+__all__ = ["Term", "parse_query", "image_term", "query_vector"]
+
+_WORD = re.compile(r'"[^"]*"|[^\s"]+(?:"[^"]*"[^\s"]*)*')
+_WEIGHT = re.compile(r"^(?P<w>[+-]?(?:\d+(?:\.\d*)?|\.\d+)):(?!\d)(?P<body>.*)$", re.S)
 
 
 @dataclass(frozen=True)
 class Term:
-    weight: float      # signed: "- people" -> -1.0, "2:cat" -> 2.0
-    kind: str          # "text" | "image"
-    value: object      # str for text; path str / PIL image / bytes for image
+    """One part of a query.
+
+    ``weight`` is signed (``"- people"`` -> -1.0, ``"2:cat"`` -> 2.0); ``kind`` is ``"text"`` or
+    ``"image"``; ``value`` is the text (str) for text terms, and for image terms a path (str),
+    a PIL image or the encoded file's bytes.
+    """
+
+    weight: float  # signed: "- people" -> -1.0, "2:cat" -> 2.0
+    kind: str  # "text" | "image"
+    value: object  # str for text; path str / PIL image / bytes for image
+
+
+def image_term(image, weight: float = 1.0) -> Term:
+    """An image term from a path (str/PathLike), a PIL image or encoded bytes."""
+    if isinstance(image, os.PathLike):
+        image = os.fspath(image)
+    return Term(float(weight), "image", image)
 
 
 def parse_query(text: str) -> list[Term]:
-    """'2:beach + sunset - people' -> terms. A term that is an existing image file path becomes an
-    image term. Raises QueryError on an empty or malformed query."""
-    raise NotImplementedError
+    """Parse ``'2:beach + sunset - people'`` into terms (see the module docstring for the grammar).
+
+    Raises QueryError for an empty query, an operator without a term, a term without text, an
+    unclosed quote, or a term that names an image file that does not exist.
+    """
+    if text is None or not text.strip():
+        raise QueryError("The query is empty; type some words, e.g. 'beach at sunset'.")
+    if text.count('"') % 2:
+        raise QueryError('The query has an unclosed double quote ("); close it or remove it.')
+
+    terms: list[Term] = []
+    sign = 1.0  # sign of the term being read
+    operator = None  # the last operator not yet followed by a term
+    start = end = None  # span in `text` of the term being read
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if word not in ("+", "-"):
+            start = match.start() if start is None else start
+            end = match.end()
+            operator = None
+            continue
+        if start is None and (terms or operator):
+            raise QueryError(
+                f"'{operator or word} {word}': put a term between two operators, "
+                "as in 'beach + sunset - people'."
+            )
+        if start is not None:
+            terms.append(_make_term(sign, text[start:end]))
+            start = None
+        sign, operator = (1.0 if word == "+" else -1.0), word
+    if start is None:
+        raise QueryError(
+            f"The query ends with '{operator}'; put a term after it, or quote it to search for it."
+        )
+    terms.append(_make_term(sign, text[start:end]))
+    return terms
+
+
+def _make_term(sign: float, raw: str) -> Term:
+    """One term from its source text: weight prefix, quotes removed, image path or text."""
+    weight, body = 1.0, raw
+    m = _WEIGHT.match(raw)
+    if m:
+        weight, body = float(m.group("w")), m.group("body")
+    body = body.replace('"', "").strip()
+    if not body:
+        raise QueryError(f"The term '{raw}' has no words; write some, as in '2:beach'.")
+    path = Path(body).expanduser()
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        if path.is_file():
+            return Term(sign * weight, "image", str(path.resolve()))
+        if os.sep in body or "/" in body or body.startswith("~"):
+            raise QueryError(f"The image file '{body}' does not exist; check the path.")
+    return Term(sign * weight, "text", body)
+
+
+def query_vector(terms: list[Term], encoder) -> np.ndarray:
+    """Embed the terms with ``encoder`` and combine them: ``sum(weight_i * embedding_i)``,
+    L2-normalised (see the module docstring; as in rclip).
+
+    Text terms are encoded in one ``encode_texts`` batch, image terms decoded with
+    :func:`clipcore.imaging.decode_image` and encoded in one ``encode_images`` batch.
+    Returns a (D,) float32 L2-normalised vector. Raises QueryError when there are no terms or
+    the weighted sum is zero (e.g. ``cat - cat``), ImageError when an image term cannot be read.
+    """
+    if not terms:
+        raise QueryError("The query is empty; type some words or give an image.")
+
+    texts = [t for t in terms if t.kind == "text"]
+    images = [t for t in terms if t.kind == "image"]
+    embeddings = []
+    if texts:
+        embeddings.append(encoder.encode_texts([str(t.value) for t in texts]))
+    if images:
+        side = getattr(encoder, "image_size", 224)
+        embeddings.append(encoder.encode_images([decode_image(t.value, min_side=side).image
+                                                 for t in images]))
+    weights = np.array([t.weight for t in texts + images], dtype=np.float64)
+    total = weights @ np.concatenate(embeddings).astype(np.float64)
+    norm = float(np.linalg.norm(total))
+    if not np.isfinite(norm) or norm < 1e-6:
+        raise QueryError(
+            "The query's terms cancel out (their weighted sum is zero); change a weight or a term."
+        )
+    return (total / norm).astype(np.float32)
