@@ -1,0 +1,340 @@
+"""The ``clipcore`` command: index folders, search them, inspect the library.
+
+Exit codes: 0 success; 1 a user-facing error (one line on stderr, ``clipcore: error: ...``);
+2 bad usage (argparse); 130 indexing cancelled with Ctrl+C (what was done is kept).
+Results go to stdout; progress, warnings and errors to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+
+from .errors import ClipcoreError, NotIndexedError
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser. Shared options are accepted before or after the command name."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    common.add_argument("--data-dir", metavar="DIR",
+                        help="library data directory (default: $CLIPDESK_DATA_DIR or the "
+                             "platform's user data folder)")
+    common.add_argument("--model", metavar="NAME",
+                        help="a preset name, an open_clip model name, or a model config .json "
+                             "(default: the model the library was indexed with, else the "
+                             "'default' preset)")
+    common.add_argument("--pretrained", metavar="TAG", help="open_clip pretrained tag")
+    common.add_argument("--checkpoint", metavar="FILE",
+                        help="local weights file (.safetensors, or .pt/.bin loaded weights-only)")
+    common.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"],
+                        help="where to run the model (default: auto)")
+    common.add_argument("--debug", action="store_true",
+                        help="show debug logging and tracebacks")
+
+    parser = argparse.ArgumentParser(
+        prog="clipcore", parents=[common],
+        description="Find photos in your own library by meaning (OpenCLIP + HNSW, offline).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", parents=[common], help="add folders and index their photos")
+    p.add_argument("folders", nargs="+", metavar="DIR")
+    p.add_argument("--batch-size", type=_positive_int, metavar="N",
+                   help="images per model batch (default: chosen for the device)")
+    p.set_defaults(run=_cmd_index)
+
+    for name, target, helptext in (("search", "query", "search photos by text and/or images"),
+                                   ("similar", "image", "find photos like an image")):
+        p = sub.add_parser(name, parents=[common], help=helptext)
+        if name == "search":
+            p.add_argument("query", nargs="+", metavar="QUERY",
+                           help="e.g. '2:beach + sunset - people'; a term may be an image path")
+        else:
+            p.add_argument("image", metavar="IMAGE", help="an image file (indexed or not)")
+        p.add_argument("-k", type=_positive_int, default=10, metavar="N",
+                       help="number of results (default: 10)")
+        p.add_argument("--threshold", type=float, metavar="S",
+                       help="only results with cosine similarity >= S")
+        p.add_argument("--folder", metavar="DIR", help="only results inside this library folder")
+        p.add_argument("--json", action="store_true",
+                       help='print a JSON array of {"path", "score", "id"}, best first')
+        p.set_defaults(run=_cmd_search)
+
+    p = sub.add_parser("info", parents=[common],
+                       help="data directory, model, device, counts and skipped files")
+    p.set_defaults(run=_cmd_info)
+    p = sub.add_parser("models", parents=[common],
+                       help="list model presets and whether their weights are present")
+    p.set_defaults(run=_cmd_models)
+    p = sub.add_parser("remove", parents=[common],
+                       help="forget folders (their files on disk are not touched)")
+    p.add_argument("folders", nargs="+", metavar="DIR")
+    p.set_defaults(run=_cmd_remove)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script passes it to sys.exit)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or bad usage (2)
+        return int(exc.code or 0)
+    if getattr(args, "run", None) is None:
+        parser.print_usage(sys.stderr)
+        print("clipcore: error: give a command, e.g. 'clipcore index DIR'", file=sys.stderr)
+        return EXIT_USAGE
+    debug = getattr(args, "debug", False)
+    handler = _log_to_stderr(debug)
+    try:
+        return args.run(args)
+    except ClipcoreError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"clipcore: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("clipcore: interrupted", file=sys.stderr)
+        return EXIT_CANCELLED
+    except Exception as exc:  # a bug: still one line unless --debug
+        if debug:
+            traceback.print_exc()
+        print(f"clipcore: error: unexpected {type(exc).__name__}: {exc} "
+              "(run with --debug for details)", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        logging.getLogger("clipcore").removeHandler(handler)
+
+
+def _log_to_stderr(debug: bool) -> logging.Handler:
+    """Show the engine's warnings (debug: everything) on stderr, one line each."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("clipcore: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("clipcore")
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logger.addHandler(handler)
+    return handler
+
+
+# ---------------------------------------------------------------------------- shared helpers
+
+def _open_library(args):
+    from .library import Library
+
+    return Library.open(getattr(args, "data_dir", None))
+
+
+def _model_spec(args, library, *, indexed: bool):
+    """The ModelSpec to use: the one named on the command line, else the library's own.
+
+    ``indexed``: the command needs vectors (search/similar), so a library that was never
+    indexed is an error; otherwise (index) it falls back to the default preset.
+    """
+    from .presets import resolve_model_spec
+
+    device = getattr(args, "device", None)
+    named = {k: getattr(args, k, None) for k in ("model", "pretrained", "checkpoint")}
+    spec = library.model_spec() if not any(named.values()) else None
+    if spec is None:
+        if indexed and not any(named.values()):
+            raise NotIndexedError(
+                f"No photos are indexed in {library.data_dir} yet; run 'clipcore index DIR' first.")
+        spec = resolve_model_spec(named["model"], named["pretrained"], named["checkpoint"],
+                                  device=device or "auto")
+    elif device:
+        spec = dataclasses.replace(spec, device=device)
+    if not spec.has_weights:
+        print(
+            "clipcore: WARNING: *** the model config {0} has no weights: the model has RANDOM "
+            "weights and search results are MEANINGLESS (use it for tests and benchmarks "
+            "only) ***".format(spec.name), file=sys.stderr)
+    return spec
+
+
+def _folder_args(folders: list[str]) -> list[str]:
+    paths = [os.path.abspath(os.path.expanduser(f)) for f in folders]
+    for path in paths:
+        if not os.path.isdir(path):
+            raise ClipcoreError(f"{path} is not a folder; give the path of a folder of photos.")
+    return paths
+
+
+# ---------------------------------------------------------------------------- commands
+
+def _cmd_index(args) -> int:
+    from tqdm import tqdm
+
+    from .indexer import index_folders
+
+    folders = _folder_args(args.folders)
+    with _open_library(args) as library:
+        spec = _model_spec(args, library, indexed=False)
+        cancel = threading.Event()
+        bar = summary = None
+        with _cancel_on_sigint(cancel):
+            events = index_folders(library, folders, spec, cancel=cancel,
+                                   batch_size=getattr(args, "batch_size", None))
+            for event in events:
+                if event.phase == "load-model":
+                    print(f"Loading model {spec.preset or spec.name} ...", file=sys.stderr)
+                elif event.phase in ("encode", "commit") and event.total:
+                    if bar is None:
+                        bar = tqdm(total=event.total, unit="img", desc="Indexing",
+                                   file=sys.stderr, dynamic_ncols=True)
+                    bar.update(event.done - bar.n)
+                elif event.phase == "done":
+                    summary = event.summary
+        if bar is not None:
+            bar.close()
+    _print_summary(summary, args.folders)
+    return EXIT_CANCELLED if summary.cancelled else EXIT_OK
+
+
+class _cancel_on_sigint:
+    """Context manager: the first Ctrl+C sets ``cancel`` (the indexer stops after the current
+    batch and commits); a second one interrupts at once. Only in the main thread."""
+
+    def __init__(self, cancel: threading.Event):
+        self.cancel, self.previous = cancel, None
+
+    def _handle(self, signum, frame):
+        if self.cancel.is_set():
+            raise KeyboardInterrupt
+        self.cancel.set()
+        print("\nclipcore: cancelling after the current batch (Ctrl+C again to stop now) ...",
+              file=sys.stderr)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+def _print_summary(s, folders: list[str]) -> None:
+    changed_anything = s.new or s.changed or s.moved or s.removed
+    if not changed_anything and not s.skipped and not s.cancelled:
+        print(f"Nothing to do: {s.unchanged} photos unchanged ({s.seconds:.1f} s).")
+        return
+    print(f"{'Cancelled' if s.cancelled else 'Done'} in {s.seconds:.1f} s "
+          f"({s.images_per_second:.1f} images/s): {s.new} new, {s.changed} changed, "
+          f"{s.moved} moved, {s.removed} removed, {s.unchanged} unchanged, "
+          f"{s.skipped} skipped.")
+    for reason, count in sorted(s.skip_reasons.items(), key=lambda kv: -kv[1]):
+        print(f"  skipped {count}: {reason}")
+    if s.skipped:
+        print("  ('clipcore info' lists the skipped files.)")
+    if s.cancelled:
+        again = " ".join(["clipcore", "index", *folders])
+        print(f"What was indexed is saved; run '{again}' again to finish.")
+
+
+def _cmd_search(args) -> int:
+    from .search import Searcher
+
+    with _open_library(args) as library:
+        spec = _model_spec(args, library, indexed=True)
+
+        def load_encoder():
+            from .encoder import Encoder
+
+            return Encoder.load(spec)
+
+        searcher = Searcher(library, load_encoder, spec.identity())
+        options = dict(k=args.k, threshold=args.threshold, folder=args.folder)
+        if args.command == "search":
+            hits = searcher.search(" ".join(args.query), **options)
+        else:
+            hits = searcher.similar(args.image, **options)
+    if args.json:
+        json.dump([{"path": h.path, "score": h.score, "id": h.id} for h in hits], sys.stdout,
+                  indent=2)
+        print()
+    elif not hits:
+        print("No results." + (" Try a lower --threshold." if args.threshold is not None else ""))
+    else:
+        print(" score  path")
+        for h in hits:
+            print(f"{h.score:6.3f}  {h.path}")
+    return EXIT_OK
+
+
+def _cmd_info(args) -> int:
+    from .encoder import pick_device
+
+    with _open_library(args) as library:
+        spec = library.model_spec()
+        print(f"Data directory: {library.data_dir}")
+        if spec is None:
+            print("Model:          none yet (the first 'clipcore index DIR' sets it)")
+        else:
+            random_note = "  [RANDOM weights: results are meaningless]" if not spec.has_weights \
+                else ""
+            print(f"Model:          {spec.preset or spec.name} ({spec.identity()}){random_note}")
+            try:
+                device = str(pick_device(getattr(args, "device", None) or spec.device))
+            except ClipcoreError as exc:
+                device = f"unavailable ({exc})"
+            print(f"Device:         {device}")
+            print(f"Indexed photos: {library.count()}")
+        folders = library.folders()
+        print(f"Folders ({len(folders)}):")
+        for f in folders:
+            print(f"  {f.path}: {f.image_count} photos, {f.indexed_count} indexed, "
+                  f"{f.skipped_count} skipped")
+        skipped = library.skipped()
+        print(f"Skipped files ({len(skipped)}):")
+        for row in skipped:
+            print(f"  {row.path}: {row.skip_reason}")
+    return EXIT_OK
+
+
+def _cmd_models(args) -> int:
+    from .presets import DEFAULT_PRESET, load_presets, resolve_model_spec, weights_present
+
+    presets = load_presets()
+    width = max([len(name) for name in presets] + [4]) + 2
+    print(f"{'NAME':<{width}} {'WEIGHTS':<8} MODEL / NOTE")
+    for name, preset in presets.items():
+        present = weights_present(resolve_model_spec(name))
+        label = f"{name}{' *' if name == DEFAULT_PRESET else ''}"
+        model = preset.model + (f" ({preset.pretrained})" if preset.pretrained else "")
+        print(f"{label:<{width}} {'present' if present else 'missing':<8} {model}")
+        print(f"{'':<{width}} {'':<8} {preset.note}")
+    print(f"* the default preset. Missing weights are downloaded on first use unless "
+          f"HF_HUB_OFFLINE=1.")
+    return EXIT_OK
+
+
+def _cmd_remove(args) -> int:
+    paths = [os.path.abspath(os.path.expanduser(f)) for f in args.folders]
+    with _open_library(args) as library:
+        known = {f.path for f in library.folders()}
+        for path in paths:
+            if path not in known:
+                raise ClipcoreError(
+                    f"{path} is not a library folder; 'clipcore info' lists the folders.")
+        for path in paths:
+            library.remove_folder(path)
+            print(f"Removed {path} from the library (no files on disk were touched).")
+    return EXIT_OK
