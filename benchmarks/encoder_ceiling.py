@@ -1,0 +1,126 @@
+"""Encoder ceiling: images/s per model preset against the machine's own matrix-multiply rate.
+
+For each model (every preset by default; random weights, which run at the same speed as
+trained ones) it measures, through ``clipcore.encoder.Encoder`` (what users run):
+
+* images/s at each batch size, on preprocessed (N, 3, S, S) input, after one warm-up batch;
+* GFLOP per image of the image tower (``benchmarks.flops``, fused attention included);
+* achieved GFLOP/s / the float32 (or the encoder's dtype) matmul GFLOP/s measured in this run;
+* the same model built with plain ``open_clip.create_model`` at the best batch size.
+
+Run: ``python -m benchmarks.encoder_ceiling [--models default ViT-L-14] [--seconds 3]``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import Report, base_parser, matmul_gflops, time_repeated
+from benchmarks.models import model_names, open_clip_model, random_weight_spec
+from clipcore.encoder import Encoder
+
+TARGET_MODEL = "ViT-B-32"      # the issue's target: >= 0.8 of the ceiling for ViT-B-32
+TARGET_RATIO = 0.8
+
+
+def measure_rate(encode, batch, seconds: float, device) -> tuple[float, float]:
+    """images/s of ``encode(batch)`` after one warm-up call; also the warm-up call's seconds."""
+    t0 = time.perf_counter()
+    encode(batch)
+    warmup = time.perf_counter() - t0
+    times = time_repeated(lambda: encode(batch), seconds, min_runs=2, device=device)
+    return len(batch) / (sum(times) / len(times)), warmup
+
+
+def sweep(encode, image_size: int, batch_sizes, seconds: float, max_batch_seconds: float,
+          device, dtype) -> dict[int, float]:
+    """images/s per batch size; stops growing the batch once one batch would take too long."""
+    import torch
+
+    rates: dict[int, float] = {}
+    for bs in batch_sizes:
+        if rates and bs / max(rates.values()) > max_batch_seconds:
+            break
+        batch = torch.randn(bs, 3, image_size, image_size, device=device, dtype=dtype)
+        rates[bs], _ = measure_rate(encode, batch, seconds, device)
+    return rates
+
+
+def plain_encode(model):
+    """Plain open_clip inference: eval mode, inference_mode, nothing else tuned."""
+    import torch
+
+    def encode(x):
+        with torch.inference_mode():
+            return model.encode_image(x, normalize=True)
+
+    return encode
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="*", default=None,
+                        help="presets, open_clip names or config .json paths (default: all presets)")
+    parser.add_argument("--batch-sizes", default="1,2,4,8,16,32")
+    parser.add_argument("--seconds", type=float, default=3.0,
+                        help="measuring time per batch size (after a warm-up batch)")
+    parser.add_argument("--max-batch-seconds", type=float, default=8.0,
+                        help="skip batch sizes whose one batch would take longer than this")
+    args = parser.parse_args(argv)
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+
+    import torch
+
+    from benchmarks.flops import count_flops
+
+    report = Report("Encoder ceiling")
+    rows, sweeps, ceilings, target = [], [], {}, None
+    for name in model_names(args.models):
+        spec = random_weight_spec(name, args.device)
+        encoder = Encoder.load(spec)
+        device, dtype, size = encoder.device, encoder.dtype, encoder.image_size
+        key = f"{device.type} {str(dtype).removeprefix('torch.')}"
+        if key not in ceilings:
+            ceilings[key] = matmul_gflops(device, dtype)
+        one = torch.randn(1, 3, size, size, device=device, dtype=dtype)
+        rates = sweep(encoder.encode_images, size, batch_sizes, args.seconds,
+                      args.max_batch_seconds, device, dtype)
+        best_bs = max(rates, key=rates.get)
+        # FLOPs of what the Encoder runs (its module when it exposes one: MobileCLIP is
+        # re-parameterised there), else of the same architecture built by open_clip.
+        model = getattr(encoder, "model", None)
+        del encoder
+        plain = open_clip_model(spec, device, dtype)
+        gflop = count_flops(lambda: (model or plain).encode_image(one)) / 1e9
+        flush = torch.set_flush_denormal(False)   # torch's default; the Encoder may set it
+        batch = torch.randn(best_bs, 3, size, size, device=device, dtype=dtype)
+        plain_rate = measure_rate(plain_encode(plain), batch, args.seconds, device)[0]
+        torch.set_flush_denormal(flush)
+        del model, plain
+        ratio = rates[best_bs] * gflop / ceilings[key]
+        rows.append([name, Path(spec.name).stem, size, f"{gflop:.2f}", best_bs,
+                     f"{rates[best_bs]:.1f}", f"{plain_rate:.1f}",
+                     f"{rates[best_bs] * gflop:.0f}", f"{ratio:.2f}"])
+        sweeps.append([name] + [f"{rates[b]:.1f}" if b in rates else "-" for b in batch_sizes])
+        if TARGET_MODEL in (name, Path(spec.name).stem):
+            target = (f"{name} >= {TARGET_RATIO} of the matmul ceiling", f"{ratio:.2f}",
+                      ratio >= TARGET_RATIO)
+
+    report.emit("Matmul ceiling measured in this run: "
+                + ", ".join(f"{k}: {v:.0f} GFLOP/s" for k, v in ceilings.items())
+                + f"; {torch.get_num_threads()} torch threads. Input: preprocessed random "
+                "tensors; random weights (same speed as trained ones). GFLOP/img counts 2 "
+                "FLOPs per multiply-add, fused attention included (benchmarks/flops.py).\n")
+    report.table(["model", "architecture", "input px", "GFLOP/img", "best batch",
+                  "img/s (Encoder)", "img/s (plain open_clip)", "GFLOP/s", "of ceiling"], rows)
+    report.emit("images/s by batch size (Encoder):\n")
+    report.table(["model"] + [f"batch {b}" for b in batch_sizes], sweeps)
+    if target:
+        report.target(*target)
+    return report.text()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
