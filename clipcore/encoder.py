@@ -1,38 +1,464 @@
-"""CONTRACT STUB (owned by the encoder helper; replace the bodies, keep the signatures)."""
+"""The model layer: an open_clip model, its own preprocess and tokenizer, ready for batches.
+
+:meth:`Encoder.load` accepts every kind of :class:`~clipcore.config.ModelSpec`:
+
+* an open_clip model name + pretrained tag (weights from the HF hub cache, downloaded when
+  allowed; ``HF_HUB_OFFLINE=1`` and not cached -> :class:`WeightsMissingError`, at once);
+* an open_clip model name + a local checkpoint (``.safetensors``, or ``.pt``/``.bin`` read with
+  ``weights_only=True``; see :mod:`clipcore.weights`);
+* an open_clip model-config JSON file, flat (``{"embed_dim", "vision_cfg", "text_cfg",
+  "preprocess_cfg"?}``) or in the hub layout (``{"model_cfg", "preprocess_cfg"}``), with a
+  checkpoint or without one. Without weights the model is initialised under
+  ``torch.manual_seed(0)``, so every run of the same config gives the same model, and
+  ``Encoder.random_weights`` is True.
+
+The image preprocess is always the model's own (``model.visual.preprocess_cfg`` through
+``open_clip.image_transform_v2``): size, resize mode ("shortest" crop, "longest" pad, "squash"),
+interpolation, mean and std, so what the indexer feeds the model equals what open_clip would.
+
+Outputs are (N, D) float32 numpy arrays, rows L2-normalised, equal to open_clip's own
+``encode_image`` / ``encode_text`` followed by normalisation.
+"""
+
 from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
 from typing import Sequence
+
 import numpy as np
+import torch
+import torch.nn.functional as F
+
 from .config import ModelSpec
+from .errors import ClipcoreError, ModelNotFoundError
+from .weights import cached_tag_weights, hub_offline, load_checkpoint_into, weights_missing_error
+
+__all__ = ["Encoder", "pick_device", "describe_device", "read_model_config"]
+
+_PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+_DEVICE_HELP = "use --device auto, cpu, cuda, cuda:N or mps"
 
 
-def pick_device(requested: str = "auto"):
-    """'auto' -> cuda, then mps, then cpu. Returns torch.device. Unknown/unavailable -> ClipcoreError."""
-    raise NotImplementedError
+# ---------------------------------------------------------------------------------------------
+# Device, precision and CPU settings
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """Resolve a device request to a ``torch.device``.
+
+    ``"auto"``: CUDA if available, then Apple MPS, then CPU. Explicit requests (``"cpu"``,
+    ``"cuda"``, ``"cuda:1"``, ``"mps"``) are honoured exactly. Raises ClipcoreError for an
+    unknown name or a device this computer does not have.
+    """
+    req = (requested or "auto").strip().lower()
+    if req == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    try:
+        device = torch.device(req)
+    except (RuntimeError, ValueError):
+        raise ClipcoreError(f"Unknown device '{requested}'; {_DEVICE_HELP}.") from None
+    if device.type == "cpu":
+        return device
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = device.index or 0
+        if index >= count:
+            have = f"it has {count} CUDA GPU(s)" if count else "it has no usable CUDA GPU"
+            raise ClipcoreError(f"Device '{requested}' is not available on this computer ({have}); "
+                                f"{_DEVICE_HELP}.")
+        return torch.device("cuda", index)
+    if device.type == "mps":
+        if not _mps_available():
+            raise ClipcoreError(f"Device 'mps' (Apple GPU) is not available on this computer; "
+                                f"{_DEVICE_HELP}.")
+        return device
+    raise ClipcoreError(f"Device '{requested}' is not supported; {_DEVICE_HELP}.")
+
+
+def describe_device(device: torch.device) -> str:
+    """Human description: ``"CPU, 4 threads"``, ``"GPU: NVIDIA H100 (CUDA)"`` or ``"Apple GPU (MPS)"``."""
+    if device.type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(device)} (CUDA)"
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU, {torch.get_num_threads()} threads"
+
+
+def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """Compute dtype: ``"auto"`` is fp16 (autocast) on CUDA and fp32 on CPU / MPS."""
+    p = (precision or "auto").strip().lower()
+    if p == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if p not in _PRECISIONS:
+        raise ClipcoreError(f"Unknown precision '{precision}'; use auto, fp32, fp16 or bf16.")
+    return _PRECISIONS[p]
+
+
+def _physical_cores() -> int:
+    """Physical CPU cores this process may use (SMT siblings counted once).
+
+    Linux: distinct (package, core) pairs in sysfs among the CPUs of ``os.sched_getaffinity``;
+    elsewhere ``os.cpu_count()`` (Apple silicon has no SMT).
+    """
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not cpus:
+        return os.cpu_count() or 1
+    cores = set()
+    try:
+        for cpu in cpus:
+            topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+            cores.add(((topo / "physical_package_id").read_text().strip(),
+                       (topo / "core_id").read_text().strip()))
+    except OSError:
+        return len(cpus)
+    return max(1, min(len(cores), len(cpus)))
+
+
+def _configure_cpu() -> None:
+    """Process-wide CPU speed settings, applied when a model is loaded for the CPU.
+
+    ``torch.set_num_threads(physical cores)`` unless the user chose ``OMP_NUM_THREADS``
+    (hyper-threads share one core's vector units and mostly add contention), and
+    ``torch.set_flush_denormal(True)``: denormal floats run through a slow microcode path on
+    x86; without flushing, MobileCLIP2-S0 ran about 30x slower on CPU (speed issue).
+    """
+    if not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(_physical_cores())
+    torch.set_flush_denormal(True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the model
+
+
+@contextlib.contextmanager
+def _quiet_open_clip():
+    """Hide open_clip's info/warning log lines (it logs on the root logger) while building;
+    what matters to the user (random weights, missing files) is reported by clipcore itself."""
+    def keep(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or f"{os.sep}open_clip{os.sep}" not in record.pathname
+
+    logging.root.addFilter(keep)
+    try:
+        yield
+    finally:
+        logging.root.removeFilter(keep)
+
+
+def read_model_config(path: str | os.PathLike) -> tuple[dict, dict]:
+    """Read an open_clip model-config JSON file -> ``(model_cfg, preprocess_cfg)``.
+
+    Accepts the flat layout of open_clip's ``model_configs/*.json`` (optionally with a
+    ``"preprocess_cfg"`` key) and the hub layout ``{"model_cfg": ..., "preprocess_cfg": ...}``.
+    ``preprocess_cfg`` keys are open_clip's ``PreprocessCfg`` fields (size, mean, std,
+    interpolation, resize_mode, fill_color). Raises ModelNotFoundError for a missing or
+    malformed file.
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ModelNotFoundError(f"The model config file {p} does not exist; check the path, or "
+                                 "run `clipcore models` to see preset and model names.")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelNotFoundError(f"The model config {p} is not valid JSON ({exc}); "
+                                 "fix or replace the file.") from None
+    if not isinstance(data, dict):
+        data = {}
+    model_cfg = dict(data.get("model_cfg", data))
+    preprocess_cfg = dict(data.get("preprocess_cfg") or model_cfg.pop("preprocess_cfg", None) or {})
+    model_cfg.pop("preprocess_cfg", None)
+    missing = [k for k in ("embed_dim", "vision_cfg", "text_cfg") if k not in model_cfg]
+    if missing:
+        raise ModelNotFoundError(f"The model config {p} is not an open_clip model config "
+                                 f"(missing {', '.join(missing)}); use a file like open_clip's "
+                                 "model_configs/*.json.")
+    return model_cfg, preprocess_cfg
+
+
+def _unknown_model(name: str) -> ModelNotFoundError:
+    import open_clip
+
+    close = difflib.get_close_matches(name, open_clip.list_models(), n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return ModelNotFoundError(f"Unknown model '{name}'{hint}; run `clipcore models` to see the "
+                              "presets and open_clip model names you can use.")
+
+
+def _build_from_config(spec: ModelSpec):
+    """Model + tokenizer from a config JSON; weights from spec.checkpoint or seeded random."""
+    import open_clip
+
+    model_cfg, preprocess_cfg = read_model_config(spec.name)
+    if spec.pretrained and not spec.checkpoint:
+        raise ModelNotFoundError(f"Pretrained tags like '{spec.pretrained}' only apply to open_clip "
+                                 "model names; give the weights of a config file with "
+                                 "`--checkpoint PATH`.")
+    # open_clip reads a config + preprocess pair from a folder ('local-dir:' schema); a private
+    # temporary folder avoids registering anything in open_clip's global model registry.
+    with tempfile.TemporaryDirectory(prefix="clipdesk-model-") as tmp:
+        Path(tmp, "open_clip_config.json").write_text(
+            json.dumps({"model_cfg": model_cfg, "preprocess_cfg": preprocess_cfg}), encoding="utf-8")
+        model = open_clip.create_model(f"local-dir:{tmp}", pretrained_text=False)
+        tokenizer = open_clip.get_tokenizer(f"local-dir:{tmp}")
+    if spec.checkpoint:
+        load_checkpoint_into(model, spec.checkpoint)
+    return model, tokenizer, int(model_cfg["embed_dim"])
+
+
+def _build_named(spec: ModelSpec):
+    """Model + tokenizer for an open_clip model name with a pretrained tag or a checkpoint."""
+    import open_clip
+    from open_clip.transform import merge_preprocess_dict
+
+    name, tag = spec.name, spec.pretrained
+    model_cfg = open_clip.get_model_config(name)
+    if model_cfg is None:
+        raise _unknown_model(name)
+    if spec.checkpoint:
+        # The checkpoint's preprocessing follows its tag when one is named (mean/std, resize mode).
+        tag_cfg = open_clip.get_pretrained_cfg(name, tag) if tag else {}
+        model = open_clip.create_model(name, pretrained_text=False,
+                                       force_preprocess_cfg=merge_preprocess_dict({}, tag_cfg))
+        load_checkpoint_into(model, spec.checkpoint)
+        return model, open_clip.get_tokenizer(name), int(model_cfg["embed_dim"])
+    if not tag:
+        tags = ", ".join(open_clip.list_pretrained_tags_by_model(name)) or "none"
+        raise ModelNotFoundError(f"No weights given for {name}; name a pretrained tag (known: "
+                                 f"{tags}) or pass a weights file with `--checkpoint PATH`.")
+    cached = cached_tag_weights(name, tag)  # also rejects an unknown tag
+    if cached is None and hub_offline():
+        raise weights_missing_error(name, tag)
+    try:
+        model = open_clip.create_model(name, pretrained=tag)
+        tokenizer = open_clip.get_tokenizer(name)
+    except (OSError, RuntimeError, ValueError) as exc:
+        # Download failures surface as RuntimeError / OSError (weights, HF tokenizer files).
+        raise weights_missing_error(name, tag, str(exc).splitlines()[0][:200]) from None
+    return model, tokenizer, int(model_cfg["embed_dim"])
+
+
+def _reparameterize(model: torch.nn.Module) -> bool:
+    """Fuse re-parameterisable blocks (MobileOne / FastViT in MobileCLIP) for inference.
+
+    MobileCLIP's authors require ``reparameterize_model`` before inference (apple/ml-mobileclip
+    README); timm ships the same walk as ``timm.utils.reparameterize_model``. It must run after
+    the weights are loaded and in eval mode (it folds BatchNorm statistics into convolutions).
+    Returns True when the model had such blocks.
+    """
+    if not any(hasattr(m, "reparameterize") for m in model.modules()):
+        return False
+    from timm.utils import reparameterize_model
+
+    reparameterize_model(model, inplace=True)
+    return True
+
+
+def _has_conv_tower(model: torch.nn.Module) -> bool:
+    """True for convolutional image towers (timm FastViT / ConvNeXt / ResNet), not ViTs."""
+    visual = getattr(model, "visual", None)
+    if visual is None:
+        return False
+    convs = [m for m in visual.modules() if isinstance(m, torch.nn.Conv2d)]
+    return sum(1 for m in convs if m.kernel_size != m.stride) >= 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Text: exact prefix encoding for causal towers
+
+
+def _prefix_text_ok(model: torch.nn.Module) -> bool:
+    """True when encoding only up to the last end-of-text token is exact for this model.
+
+    Holds for open_clip's built-in ``CLIP`` text tower with a causal attention mask and
+    EOT-based pooling ('argmax' = the EOT token has the highest id, or 'eos'): position i only
+    attends to positions <= i, every other op is per position, and the pooled position is the
+    EOT token, so tokens after it cannot change the result. Not for HF text towers
+    (CustomTextCLIP), SigLIP / MobileCLIP towers (``no_causal_mask``), or 'first' / 'last'
+    pooling.
+    """
+    import open_clip
+
+    return (type(model) is open_clip.CLIP
+            and getattr(model, "attn_mask", None) is not None
+            and model.text_pool_type in ("argmax", "eos"))
+
+
+def _encode_text_prefix(model, tokens: torch.Tensor) -> torch.Tensor:
+    """``CLIP.encode_text`` over the first n positions, n = last EOT position in the batch + 1.
+
+    Mirrors ``open_clip.model.CLIP.encode_text`` (open_clip 3.x) with the positional embedding
+    and the causal mask sliced to n x n. A query of a few words costs ~10 positions instead of
+    77. Only valid when :func:`_prefix_text_ok` holds.
+    """
+    from open_clip.transformer import text_global_pool
+
+    if model.text_pool_type == "argmax":
+        eot = tokens.argmax(dim=-1)
+    else:
+        eot = (tokens == model.text_eos_id).int().argmax(dim=-1)
+    n = int(eot.max()) + 1
+    tokens = tokens[:, :n]
+    cast_dtype = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:n].to(cast_dtype)
+    x = model.transformer(x, attn_mask=model.attn_mask[:n, :n])
+    x = model.ln_final(x)
+    x = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=model.text_eos_id)
+    if model.text_projection is not None:
+        if isinstance(model.text_projection, torch.nn.Linear):
+            x = model.text_projection(x)
+        else:
+            x = x @ model.text_projection
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 class Encoder:
     """An open_clip model + its own preprocess + tokenizer, ready for batched inference.
 
-    Attributes: spec (ModelSpec), identity (str, == spec.identity()), device (torch.device),
-    dtype (torch.dtype), dim (int embedding size), image_size (int, model input side in px),
-    random_weights (bool), device_description (str, e.g. "CPU, 2 threads" or
-    "GPU: NVIDIA H100 (CUDA)").
+    Attributes: ``spec`` (ModelSpec), ``identity`` (str, == spec.identity()), ``device``
+    (torch.device), ``dtype`` (compute dtype: float16 under autocast on CUDA, else float32),
+    ``dim`` (int, embedding size D), ``image_size`` (int, model input side in pixels),
+    ``random_weights`` (bool: a config without weights, seeded random init),
+    ``device_description`` (str, e.g. "CPU, 2 threads" or "GPU: NVIDIA H100 (CUDA)"),
+    ``batch_size`` (images per forward pass), ``reparameterized`` (MobileOne-style blocks
+    fused), ``text_prefix`` (exact short-prefix text encoding in use),
+    ``channels_last`` (conv tower run in channels-last memory format).
+
+    Create with :meth:`load`. Encoding runs in eval mode under ``torch.inference_mode``.
     """
 
-    @classmethod
-    def load(cls, spec: ModelSpec) -> "Encoder":
-        """Load the model. Raises ModelNotFoundError / WeightsMissingError / UnsafeCheckpointError."""
-        raise NotImplementedError
+    def __init__(self, spec: ModelSpec, model, tokenizer, device: torch.device,
+                 dtype: torch.dtype, dim: int, random_weights: bool, batch_size: int | None = None):
+        import open_clip
+        from open_clip.transform import PreprocessCfg, image_transform_v2
 
-    def preprocess(self, image) -> "torch.Tensor":
-        """PIL RGB image -> (3, S, S) float32 tensor using the model's own preprocess config."""
-        raise NotImplementedError
+        self.spec = spec
+        self.identity = spec.identity()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.dtype = dtype
+        self.dim = dim
+        self.random_weights = random_weights
+        self.preprocess_cfg = dict(open_clip.get_model_preprocess_cfg(model))
+        size = self.preprocess_cfg["size"]
+        self.image_size = int(max(size) if isinstance(size, (tuple, list)) else size)
+        self._transform = image_transform_v2(PreprocessCfg(**self.preprocess_cfg), is_train=False)
+        self.device_description = describe_device(device)
+        self.batch_size = batch_size or (32 if device.type == "cpu" else 128)
+        self.reparameterized = False
+        self.text_prefix = _prefix_text_ok(model)
+        self.channels_last = False
+
+    @classmethod
+    def load(cls, spec: ModelSpec, batch_size: int | None = None) -> "Encoder":
+        """Load the model described by ``spec`` onto its device, ready for inference.
+
+        Raises ModelNotFoundError (unknown name, tag or config file), WeightsMissingError
+        (weights neither on disk nor downloadable; the message says where it looked),
+        UnsafeCheckpointError (a pickle that carries code), ClipcoreError (unavailable device,
+        unknown precision, checkpoint that does not fit, missing optional package).
+        """
+        device = pick_device(spec.device)
+        dtype = _autocast_dtype(spec.precision, device)
+        if device.type == "cpu":
+            _configure_cpu()
+        try:
+            # Seeded and forked, so random init is reproducible and the caller's RNG untouched.
+            with torch.random.fork_rng(devices=[]), _quiet_open_clip():
+                torch.manual_seed(0)
+                build = _build_from_config if spec.is_config_file else _build_named
+                model, tokenizer, dim = build(spec)
+        except ImportError as exc:
+            package = exc.name or str(exc)
+            raise ClipcoreError(f"Model {spec.preset or spec.name} needs the Python package "
+                                f"'{package}', which is not installed; install it with "
+                                f"`pip install {package}`.") from None
+        model.eval()
+        encoder = cls(spec, model, tokenizer, device, dtype, dim,
+                      random_weights=not spec.has_weights, batch_size=batch_size)
+        encoder.reparameterized = _reparameterize(model)
+        model.to(device)
+        if _has_conv_tower(model):
+            model.visual.to(memory_format=torch.channels_last)
+            encoder.channels_last = True
+        return encoder
+
+    # -- images ---------------------------------------------------------------------------------
+
+    def preprocess(self, image) -> torch.Tensor:
+        """PIL image (any mode) -> (3, S, S) float32 tensor, S = ``image_size``, using the model's
+        own preprocess config. Stateless and thread-safe: the indexer calls it in decode workers."""
+        return self._transform(image)
 
     def encode_images(self, images) -> np.ndarray:
-        """Sequence of PIL images, or a (N, 3, S, S) tensor of preprocessed images ->
-        (N, D) float32, L2-normalised."""
-        raise NotImplementedError
+        """Sequence of PIL images, or a (N, 3, S, S) float tensor of preprocessed images ->
+        (N, D) float32, rows L2-normalised. Runs in batches of ``batch_size``."""
+        if isinstance(images, torch.Tensor):
+            if images.ndim != 4 or images.shape[1] != 3:
+                raise ValueError(f"expected a (N, 3, S, S) tensor, got shape {tuple(images.shape)}")
+            batches = (images[i:i + self.batch_size] for i in range(0, len(images), self.batch_size))
+        else:
+            images = list(images)
+            batches = (torch.stack([self.preprocess(im) for im in images[i:i + self.batch_size]])
+                       for i in range(0, len(images), self.batch_size))
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        return self._run(self.model.encode_image,
+                         (b.contiguous(memory_format=memory_format) for b in batches))
+
+    # -- text -----------------------------------------------------------------------------------
+
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        """Sequence of N strings -> (N, context_length) int64 token ids (the model's tokenizer)."""
+        return self.tokenizer(list(texts))
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Sequence of strings -> (N, D) float32, L2-normalised."""
-        raise NotImplementedError
+        """Sequence of strings -> (N, D) float32, rows L2-normalised."""
+        texts = list(texts)
+        encode = ((lambda t: _encode_text_prefix(self.model, t)) if self.text_prefix
+                  else self.model.encode_text)
+        step = self.batch_size
+        return self._run(encode, (self.tokenize(texts[i:i + step])
+                                  for i in range(0, len(texts), step)))
+
+    # -- shared ---------------------------------------------------------------------------------
+
+    def _autocast(self):
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+    def _to_device(self, batch: torch.Tensor) -> torch.Tensor:
+        if self.device.type == "cuda":
+            # Pinned host memory lets the copy run asynchronously with the previous batch.
+            return batch.pin_memory().to(self.device, non_blocking=True)
+        return batch.to(self.device)
+
+    def _run(self, forward, batches) -> np.ndarray:
+        outputs = []
+        with torch.inference_mode(), self._autocast():
+            for batch in batches:
+                features = forward(self._to_device(batch))
+                outputs.append(F.normalize(features.float(), dim=-1))
+        if not outputs:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return torch.cat(outputs).cpu().numpy().astype(np.float32, copy=False)
+
+    def __repr__(self) -> str:
+        return f"Encoder({self.identity!r}, dim={self.dim}, {self.device_description})"
