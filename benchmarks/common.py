@@ -213,15 +213,15 @@ def peak_rss_bytes() -> int:
     return peak if platform.system() == "Darwin" else peak * 1024
 
 
-def read_bytes() -> int | None:
-    """Bytes this process has read from storage or the page cache (rchar in /proc/self/io)."""
+def io_counters() -> dict[str, int]:
+    """This process's I/O counters from /proc/self/io (Linux): ``rchar`` (bytes returned by
+    read calls, page cache included), ``read_bytes`` (bytes fetched from storage), ... Zeros
+    where the file does not exist."""
     try:
-        for line in Path("/proc/self/io").read_text().splitlines():
-            if line.startswith("rchar:"):
-                return int(line.split()[1])
+        pairs = (line.split(":") for line in Path("/proc/self/io").read_text().splitlines())
+        return {k: int(v) for k, v in pairs}
     except OSError:
-        pass
-    return None
+        return {"rchar": 0, "read_bytes": 0}
 
 
 def fmt_bytes(n: float) -> str:
