@@ -1,34 +1,122 @@
-"""CONTRACT STUB (owned by the encoder helper)."""
+"""Named model presets (``resources/presets.json``) and turning a user's model choice into a spec.
+
+``presets.json`` maps a preset name to ``{"model", "pretrained", "note", "checkpoint"?}``:
+``model`` is an open_clip model name or a config JSON path relative to ``resources/``;
+``checkpoint`` (optional) is a weights file relative to ``resources/`` (or absolute).
+Every name / tag pair is checked against the installed open_clip registry by the tests.
+"""
+
 from __future__ import annotations
+
+import json
 from dataclasses import dataclass
-from .config import ModelSpec
+from pathlib import Path
 
+from .config import ModelSpec, resources_dir
+from .errors import ModelNotFoundError
 
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    model: str              # open_clip name, or a config JSON path relative to resources/
-    pretrained: str | None
-    note: str
-    checkpoint: str | None = None   # relative to resources/ or absolute
-
+__all__ = ["Preset", "DEFAULT_PRESET", "load_presets", "resolve_model_spec", "weights_present"]
 
 DEFAULT_PRESET = "default"
 
 
-def load_presets() -> dict[str, Preset]:
-    """Read resources/presets.json."""
-    raise NotImplementedError
+def _resource_path(value: str) -> str:
+    """A path from presets.json: absolute as given, else relative to ``resources/``."""
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else resources_dir() / path)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One named model choice.
+
+    ``model``: open_clip name, or a config JSON path relative to ``resources/``;
+    ``pretrained``: open_clip pretrained tag or None; ``note``: one line for `clipcore models`
+    and the settings dialog; ``checkpoint``: weights file relative to ``resources/`` or absolute.
+    """
+
+    name: str
+    model: str
+    pretrained: str | None
+    note: str
+    checkpoint: str | None = None
+
+    def spec(self, device: str = "auto", precision: str = "auto",
+             checkpoint: str | None = None) -> ModelSpec:
+        """The ModelSpec of this preset, paths resolved; ``checkpoint`` overrides the preset's."""
+        model = _resource_path(self.model) if self.model.endswith(".json") else self.model
+        weights = checkpoint or (_resource_path(self.checkpoint) if self.checkpoint else None)
+        return ModelSpec(name=model, pretrained=self.pretrained, checkpoint=weights,
+                         device=device, precision=precision, preset=self.name)
+
+
+def load_presets(path: str | Path | None = None) -> dict[str, Preset]:
+    """Read ``resources/presets.json`` (or ``path``) -> {name: Preset}, in file order.
+
+    Raises ModelNotFoundError when the file is missing or malformed.
+    """
+    path = Path(path) if path else resources_dir() / "presets.json"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {name: Preset(name=name, model=entry["model"], pretrained=entry.get("pretrained"),
+                             note=entry.get("note", ""), checkpoint=entry.get("checkpoint"))
+                for name, entry in raw.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelNotFoundError(f"The preset list {path} cannot be read ({exc}); "
+                                 "reinstall clipdesk to restore it.") from None
 
 
 def resolve_model_spec(model: str | None = None, pretrained: str | None = None,
                        checkpoint: str | None = None, device: str = "auto",
                        precision: str = "auto") -> ModelSpec:
-    """model may be None (-> default preset), a preset name, an open_clip name, or a config
-    .json path. Raises ModelNotFoundError for an unknown name."""
-    raise NotImplementedError
+    """Turn the user's choice into a ModelSpec.
+
+    ``model`` may be None (-> the "default" preset), a preset name, an open_clip model name, or
+    a path to an open_clip config ``.json``. For an open_clip name without ``pretrained`` or
+    ``checkpoint``, the first tag open_clip lists for it is used, so the spec (and its catalog
+    identity) always names its weights. ``checkpoint`` and ``pretrained`` override a preset's.
+    Raises ModelNotFoundError for an unknown name or a missing config file.
+    """
+    import open_clip
+
+    checkpoint = str(Path(checkpoint).expanduser().resolve()) if checkpoint else None
+    name = model or DEFAULT_PRESET
+    presets = load_presets()
+    if name in presets:
+        preset = presets[name]
+        spec = preset.spec(device, precision, checkpoint)
+        if pretrained:
+            spec = ModelSpec(spec.name, pretrained, spec.checkpoint, device, precision, preset.name)
+        return spec
+    if name.endswith(".json"):
+        path = Path(name).expanduser()
+        if not path.is_file():
+            raise ModelNotFoundError(f"The model config file {path} does not exist; check the "
+                                     "path, or run `clipcore models` to see the presets.")
+        return ModelSpec(str(path.resolve()), pretrained, checkpoint, device, precision)
+    if name not in open_clip.list_models():
+        raise ModelNotFoundError(f"Unknown model or preset '{name}'; run `clipcore models` to see "
+                                 f"the presets ({', '.join(presets)}) and open_clip model names.")
+    if not pretrained and not checkpoint:
+        tags = open_clip.list_pretrained_tags_by_model(name)
+        if not tags:
+            raise ModelNotFoundError(f"open_clip has no pretrained weights for {name}; pass a "
+                                     "weights file with `--checkpoint PATH`.")
+        pretrained = tags[0]
+    return ModelSpec(name, pretrained, checkpoint, device, precision)
 
 
 def weights_present(spec: ModelSpec) -> bool:
-    """True when the weights are on disk (checkpoint file exists, or open_clip/HF cache has them)."""
-    raise NotImplementedError
+    """True when the weights are on disk: the checkpoint file exists, the open_clip / HF cache
+    holds the tag's weights, or the spec is a bare config (seeded random weights, nothing to
+    fetch). Never touches the network; False for an unknown tag."""
+    if spec.checkpoint:
+        return Path(spec.checkpoint).expanduser().is_file()
+    if not spec.pretrained:
+        return spec.is_config_file
+    from .weights import cached_tag_weights
+
+    try:
+        return cached_tag_weights(spec.name, spec.pretrained) is not None
+    except ModelNotFoundError:
+        return False
