@@ -1,0 +1,347 @@
+"""The bridge between clipcore and the window: it owns the library, the models and the workers.
+
+It holds no indexing or search logic: it decides *when* to call clipcore (in which worker, with
+which model) and turns the answers into signals. The window only talks to this object.
+
+Models: the *active* model is the one the library's vectors were made with; every search uses
+it. When the settings ask for another model, that one becomes *pending*: it is loaded and the
+library re-indexed with it in the background while searches keep using the active model's
+vectors; when the re-index completes, the library's model is switched and the pending model
+becomes active. A cancelled or interrupted re-index resumes at the next start.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from clipcore.errors import WeightsMissingError
+
+from .settings import AppSettings
+from .workers import IndexWorker, ModelLoader, WorkPool, user_message
+
+__all__ = ["Controller", "SearchRequest", "default_spec_resolver", "MODEL_ENV"]
+
+MODEL_ENV = "CLIPDESK_MODEL"
+
+
+def default_spec_resolver(settings: AppSettings):
+    """ModelSpec for the settings: ``$CLIPDESK_MODEL`` (preset, open_clip name or config JSON)
+    when set, else the preset chosen in the settings, on the chosen device.
+
+    Raises :class:`~clipcore.errors.ModelNotFoundError` for an unknown preset or model.
+    """
+    from clipcore.presets import resolve_model_spec
+
+    return resolve_model_spec(os.environ.get(MODEL_ENV) or settings.preset, device=settings.device)
+
+
+@dataclass
+class SearchRequest:
+    """One search: text (query language) and/or image (path or encoded bytes), or
+    ``similar_to`` (an image id). ``label`` is what the window shows for it."""
+
+    text: str | None = None
+    image: object | None = None
+    similar_to: int | None = None
+    label: str = ""
+    k: int = 200
+
+    @property
+    def empty(self) -> bool:
+        return not (self.text or self.image is not None or self.similar_to is not None)
+
+
+@dataclass
+class _Model:
+    loader: ModelLoader
+    searcher: object | None = None
+    ready: bool = False
+
+
+class Controller(QObject):
+    """Drives clipcore for the window.
+
+    Signals (all delivered on the GUI thread):
+    ``model_state(state, message)`` with state "loading" | "ready" | "missing" | "error";
+    ``device_changed(text)``; ``folders_changed(list[FolderInfo], indexed_count)``;
+    ``indexing_started(list[str])``; ``index_progress(ProgressEvent)``;
+    ``indexing_finished(IndexSummary | None)``; ``results_ready(list[Hit], SearchRequest)``;
+    ``search_failed(message)``; ``message(text)`` for non-blocking notices;
+    ``skipped_ready(list[ImageRow])``; ``shutdown_done()`` once every worker has stopped.
+    """
+
+    model_state = Signal(str, str)
+    device_changed = Signal(str)
+    folders_changed = Signal(object, int)
+    indexing_started = Signal(object)
+    index_progress = Signal(object)
+    indexing_finished = Signal(object)
+    results_ready = Signal(object, object)
+    search_failed = Signal(str)
+    message = Signal(str)
+    skipped_ready = Signal(object)
+    shutdown_done = Signal()
+
+    def __init__(self, library, settings: AppSettings, *,
+                 resolve_spec: Callable[[AppSettings], object] = default_spec_resolver,
+                 thumbnails: Callable | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.library = library
+        self.settings = settings
+        self.resolve_spec = resolve_spec
+        self.thumbnails = thumbnails
+        self.pool = WorkPool(max_threads=3, parent=self)
+        self.folders: list = []
+        self.indexing: list[str] = []
+        self._active: _Model | None = None
+        self._pending: _Model | None = None
+        self._worker: IndexWorker | None = None
+        self._index_queue: list[str] = []
+        self._after_index: list[Callable[[], None]] = []
+        self._search_task = None
+        self._queued_search: SearchRequest | None = None
+        self._closing = False
+        self._closed = False
+
+    # ------------------------------------------------------------------ start-up and models
+    def start(self) -> None:
+        """Read the catalog, start loading the model, resume indexing. Returns at once."""
+        try:
+            wanted = self.resolve_spec(self.settings)
+        except Exception as err:  # noqa: BLE001 -- unknown preset: tell the user, keep running
+            self.model_state.emit("error", user_message(err))
+            wanted = None
+        self.pool.run(lambda: (self.library.model_spec(), self.library.folders(),
+                               self.library.count()),
+                      on_result=lambda r: self._started(wanted, *r), on_error=self._report)
+
+    def _started(self, wanted, stored, folders, count: int) -> None:
+        self._set_folders(folders, count)
+        active_spec = stored or wanted
+        if active_spec is None:
+            return
+        self._activate(_Model(ModelLoader(active_spec)))
+        if wanted is not None and stored is not None and wanted.identity() != stored.identity():
+            self._pending = _Model(ModelLoader(wanted))
+            self.message.emit(f"Re-indexing with the model {_spec_label(wanted)}; search uses "
+                              "the previous model until it is done.")
+        if stored is None:
+            self.pool.run(self.library.set_model_spec, active_spec, on_error=self._report)
+        if folders:
+            self.index()
+
+    def _activate(self, model: _Model) -> None:
+        from clipcore.search import Searcher
+
+        spec = model.loader.spec
+        model.searcher = Searcher(self.library, model.loader.get, model_identity=spec.identity())
+        self._active = model
+        self.model_state.emit("loading", f"Loading the model {_spec_label(spec)}…")
+        self.pool.run(model.loader.get, on_result=lambda enc, m=model: self._model_loaded(m, enc),
+                      on_error=lambda err, m=model: self._model_failed(m, err))
+
+    def _model_loaded(self, model: _Model, encoder) -> None:
+        model.ready = True
+        if model is self._active:
+            self.device_changed.emit(getattr(encoder, "device_description", str(encoder.device)))
+            self.model_state.emit("ready", _spec_label(model.loader.spec))
+
+    def _model_failed(self, model: _Model, err: BaseException) -> None:
+        if model is self._active:
+            state = "missing" if isinstance(err, WeightsMissingError) else "error"
+            self.model_state.emit(state, user_message(err))
+
+    @property
+    def active_spec(self):
+        return self._active.loader.spec if self._active else None
+
+    @property
+    def target_model(self) -> _Model | None:
+        return self._pending or self._active
+
+    def apply_settings(self, settings: AppSettings) -> None:
+        """Take new settings; a different model re-indexes in the background."""
+        old, self.settings = self.settings, settings
+        if (old.preset, old.device) == (settings.preset, settings.device):
+            return
+        try:
+            spec = self.resolve_spec(settings)
+        except Exception as err:  # noqa: BLE001
+            self.message.emit(user_message(err))
+            return
+        if self._active is None or spec.identity() == self._active.loader.spec.identity():
+            self._pending = None
+            self._activate(_Model(ModelLoader(spec)))   # same vectors, other device
+            return
+        self._pending = _Model(ModelLoader(spec))
+        self.message.emit(f"Re-indexing with the model {_spec_label(spec)}; search uses the "
+                          "previous model until it is done.")
+        if self._worker is not None:
+            self._worker.cancel()
+            self._after_index.append(self.index)
+        else:
+            self.index()
+
+    # ------------------------------------------------------------------ indexing
+    @property
+    def is_indexing(self) -> bool:
+        return self._worker is not None
+
+    def add_folder(self, path: str) -> None:
+        """Add a library folder and index it (queued behind a running index)."""
+        self.index([os.path.abspath(path)])
+
+    def index(self, folders: list[str] | None = None) -> None:
+        """Index ``folders`` (default: every library folder) in the background.
+
+        While a run is going, the folders are queued for the next run. A pending model always
+        re-indexes every folder, so it can become active when the run completes.
+        """
+        if self._closing or self.target_model is None:
+            return
+        every = [f.path for f in self.folders]
+        if folders is None:
+            wanted = every
+        elif self._pending is not None:
+            wanted = every + [p for p in folders if p not in every]
+        else:
+            wanted = list(folders)
+        if self._worker is not None:
+            self._index_queue += [p for p in wanted if p not in self._index_queue]
+            return
+        wanted += [p for p in self._index_queue if p not in wanted]
+        self._index_queue = []
+        if not wanted:
+            return
+        worker = IndexWorker(self.library, wanted, self.target_model.loader,
+                             thumbnails=self.thumbnails, exclude=tuple(self.settings.exclude),
+                             count_model=self._active.loader.spec.identity(), parent=self)
+        worker.progress.connect(self.index_progress)
+        worker.folders.connect(self._set_folders)
+        worker.failed.connect(self.message)
+        worker.done.connect(self._index_done)
+        worker.finished.connect(worker.deleteLater)
+        self._worker, self.indexing = worker, wanted
+        self.indexing_started.emit(wanted)
+        worker.start()
+
+    def cancel_indexing(self) -> None:
+        """Stop after the current batch; what is committed stays, the next run resumes."""
+        self._index_queue = []
+        if self._worker is not None:
+            self._worker.cancel()
+
+    def _index_done(self, summary) -> None:
+        worker, self._worker, self.indexing = self._worker, None, []
+        if worker is not None:
+            worker.wait()
+        completed = summary is not None and not summary.cancelled
+        pending = self._pending
+        if (completed and not self._closing and pending is not None
+                and worker.model is pending.loader):
+            self._pending = None
+            self.pool.run(self.library.set_model_spec, pending.loader.spec, on_error=self._report)
+            self._activate(pending)
+            self._refresh_folders()
+        self.indexing_finished.emit(summary)
+        after, self._after_index = self._after_index, []
+        for action in after:
+            action()
+        if self._closing:
+            self._check_idle()
+        elif self._index_queue:
+            self.index([])
+
+    def _set_folders(self, folders, count: int) -> None:
+        self.folders = folders
+        self.folders_changed.emit(folders, count)
+
+    def _refresh_folders(self) -> None:
+        identity = self._active.loader.spec.identity() if self._active else None
+        self.pool.run(lambda: (self.library.folders(), self.library.count(identity)),
+                      on_result=lambda r: self._set_folders(*r), on_error=self._report)
+
+    def remove_folder(self, path: str) -> None:
+        """Forget a folder and its images in the catalog (never touches the files)."""
+        def remove():
+            self.pool.run(self.library.remove_folder, path, on_error=self._report,
+                          on_result=lambda _r: self._refresh_folders())
+
+        if self._worker is not None:
+            resume = [p for p in self.indexing if p != path]
+            self._worker.cancel()
+            self._after_index += [remove, lambda: self.index(resume)]
+        else:
+            remove()
+
+    def request_skipped(self) -> None:
+        """Read the skipped files (path + reason) in a worker; answer with ``skipped_ready``."""
+        self.pool.run(self.library.skipped, on_result=self.skipped_ready, on_error=self._report)
+
+    # ------------------------------------------------------------------ search
+    def search(self, request: SearchRequest) -> None:
+        """Run a search in a worker; while one runs, only the latest new request is kept."""
+        if self._active is None or self._closing:
+            return
+        request.k = self.settings.result_count
+        if self._search_task is not None:
+            self._queued_search = request
+            return
+        searcher = self._active.searcher
+        if request.similar_to is not None:
+            task = self.pool.run(searcher.similar, request.similar_to, k=request.k)
+        else:
+            task = self.pool.run(searcher.search, request.text or None, image=request.image,
+                                 k=request.k)
+        task.signals.result.connect(lambda hits, r=request: self._search_done(r, hits))
+        task.signals.error.connect(lambda err: self.search_failed.emit(user_message(err)))
+        task.signals.finished.connect(self._next_search)
+        self._search_task = task
+
+    def _search_done(self, request: SearchRequest, hits) -> None:
+        if self._queued_search is None:   # a newer request makes these results stale
+            self.results_ready.emit(hits, request)
+
+    def _next_search(self) -> None:
+        self._search_task = None
+        queued, self._queued_search = self._queued_search, None
+        if queued is not None:
+            self.search(queued)
+        elif self._closing:
+            self._check_idle()
+
+    # ------------------------------------------------------------------ shutdown
+    def _report(self, err: BaseException) -> None:
+        self.message.emit(user_message(err))
+
+    @property
+    def idle(self) -> bool:
+        return self._worker is None and not self.pool.busy
+
+    def shutdown(self) -> None:
+        """Cancel indexing, drop queued work; ``shutdown_done`` fires when all has stopped
+        (what was committed stays committed: the indexer stops between batches)."""
+        self._closing = True
+        self._queued_search = None
+        self._index_queue, self._after_index = [], []
+        self.pool.drop_queued()
+        if self._worker is not None:
+            self._worker.cancel()
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        if self._closing and self._worker is None and not self._closed:
+            self._closed = True
+            self.pool.waitForDone()   # only running model loads / searches are left: bounded
+            self.library.close()
+            self.shutdown_done.emit()
+
+
+def _spec_label(spec) -> str:
+    if getattr(spec, "preset", None):
+        return spec.preset
+    return os.path.basename(spec.name) if spec.name.endswith(".json") else spec.name

@@ -1,0 +1,420 @@
+"""The main window: library panel, search bar, results grid, indexing strip, status bar.
+
+It wires widgets to the :class:`~desktop.controller.Controller` and decides which page a user
+sees (results or an empty state explaining what to do); it holds no clipcore logic. Nothing
+here imports torch: the first paint does not wait for the model.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence, QPixmap
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QSlider,
+                               QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+
+from .controller import Controller, SearchRequest
+from .mime import dropped_folders, dropped_image
+from .models.folders import FoldersModel
+from .models.results import SORT_DATE, SORT_RELEVANCE, ResultsModel
+from .settings import save_settings
+from .thumbnails import ThumbnailLoader
+from .widgets.index_progress import IndexProgress
+from .widgets.library_panel import LibraryPanel
+from .widgets.notices import EmptyState, MessageBar
+from .widgets.results_view import ResultsView
+from .widgets.search_bar import SearchBar
+from .widgets.settings_dialog import SettingsDialog
+from .widgets.skipped_dialog import SkippedDialog
+
+__all__ = ["MainWindow"]
+
+ICON_SIDE = 160   # logical px of a result cell's picture
+
+
+class MainWindow(QMainWindow):
+    """``closed`` fires once the window has closed and every worker has stopped."""
+
+    closed = Signal()
+
+    def __init__(self, controller: Controller, thumbnails: ThumbnailLoader, settings_store=None,
+                 parent=None):
+        super().__init__(parent)
+        self.controller, self.loader, self.settings_store = controller, thumbnails, settings_store
+        self.setWindowTitle("clipdesk")
+        self.setAcceptDrops(True)
+        self.resize(1180, 760)
+        self._query_image = None          # path or PNG bytes
+        self._request: SearchRequest | None = None
+        self._search_error = ""
+        self._model_state = ("loading", "")
+        self._have_folders = False
+        self._closing = self._shut_down = self._dpr_connected = False
+        self._build()
+        self._connect()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.folders_model = FoldersModel(self)
+        self.library_panel = LibraryPanel(self.folders_model)
+        self.search_bar = SearchBar()
+        self.results_model = ResultsModel(ICON_SIDE, self)
+        self.results_view = ResultsView()
+        self.results_view.setModel(self.results_model)
+        self.results_view.set_icon_side(ICON_SIDE)
+        self.empty = EmptyState()
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.empty)
+        self.pages.addWidget(self.results_view)
+        self.message_bar = MessageBar()
+        self.progress = IndexProgress()
+
+        self.min_score = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100)
+        self.min_score.setFixedWidth(140)
+        self.min_score.setToolTip("Hide results whose cosine similarity is below this")
+        self.min_score_label = QLabel()
+        self.sort = QComboBox()
+        self.sort.addItem("Most relevant first", SORT_RELEVANCE)
+        self.sort.addItem("Newest first (date taken)", SORT_DATE)
+        self.result_info = QLabel()
+        filters = QHBoxLayout()
+        filters.addWidget(self.result_info, 1)
+        filters.addWidget(QLabel("Minimum score"))
+        filters.addWidget(self.min_score)
+        filters.addWidget(self.min_score_label)
+        filters.addSpacing(12)
+        filters.addWidget(self.sort)
+        self._set_min_score_label(0)
+
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.addWidget(self.search_bar)
+        column.addLayout(filters)
+        column.addWidget(self.message_bar)
+        column.addWidget(self.pages, 1)
+        column.addWidget(self.progress)
+        splitter = QSplitter()
+        self.library_panel.setMinimumWidth(220)
+        splitter.addWidget(self.library_panel)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 920])
+        self.setCentralWidget(splitter)
+
+        self.device_label, self.model_label, self.count_label = QLabel(), QLabel(), QLabel()
+        for label in (self.device_label, self.model_label, self.count_label):
+            self.statusBar().addPermanentWidget(label)
+        self.device_label.setText("Loading the model…")
+        self._build_menus()
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self.add_action = file_menu.addAction("&Add folder…", self.choose_folder)
+        self.add_action.setShortcut(QKeySequence.StandardKey.Open)
+        file_menu.addAction("Search by &image…", self.choose_image)
+        rescan = file_menu.addAction("&Rescan folders", self.controller.index)
+        rescan.setShortcut(QKeySequence.StandardKey.Refresh)
+        file_menu.addSeparator()
+        settings = file_menu.addAction("&Settings…", self.open_settings)
+        settings.setShortcut(QKeySequence.StandardKey.Preferences)
+        file_menu.addSeparator()
+        quit_action = file_menu.addAction("&Quit", self.close)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        self.paste_action = QAction("&Paste image", self, shortcut=QKeySequence.StandardKey.Paste)
+        self.paste_action.triggered.connect(self.paste)
+        edit_menu.addAction(self.paste_action)
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.model_state.connect(self._on_model_state)
+        c.device_changed.connect(self.device_label.setText)
+        c.folders_changed.connect(self._on_folders)
+        c.indexing_started.connect(self._on_indexing_started)
+        c.index_progress.connect(self.progress.update_progress)
+        c.indexing_finished.connect(self._on_indexing_finished)
+        c.results_ready.connect(self._on_results)
+        c.search_failed.connect(self._on_search_failed)
+        c.message.connect(self.show_message)
+        c.skipped_ready.connect(lambda rows: SkippedDialog(rows, self).show())
+        c.shutdown_done.connect(self._on_shutdown_done)
+        self.loader.ready.connect(self._on_thumbnail)
+        self.loader.failed.connect(lambda path: self.results_model.set_thumbnail(path, None))
+        self.results_model.thumbnail_wanted.connect(self.loader.request)
+        self.results_model.modelReset.connect(self._update_page)
+
+        self.library_panel.add_requested.connect(self.choose_folder)
+        self.library_panel.remove_requested.connect(c.remove_folder)
+        self.library_panel.skipped_requested.connect(c.request_skipped)
+        self.search_bar.query_changed.connect(lambda _text: self.run_search())
+        self.search_bar.image_requested.connect(self.choose_image)
+        self.search_bar.image_cleared.connect(self._clear_image)
+        self.search_bar.paste_requested.connect(self._paste_in_search_bar)
+        self.progress.cancel_requested.connect(c.cancel_indexing)
+        self.empty.action_triggered.connect(self._on_empty_action)
+        self.min_score.valueChanged.connect(self._on_min_score)
+        self.sort.currentIndexChanged.connect(
+            lambda _i: self.results_model.set_sort(self.sort.currentData()))
+        self.results_view.open_requested.connect(lambda hit: self.open_path(hit.path))
+        self.results_view.reveal_requested.connect(
+            lambda hit: self.open_path(os.path.dirname(hit.path)))
+        self.results_view.similar_requested.connect(self.find_similar)
+        self.results_view.copy_requested.connect(self.copy_paths)
+
+    # ------------------------------------------------------------------ searching
+    def run_search(self) -> None:
+        """Search for the text in the bar and/or the query image (nothing: clear results)."""
+        text = self.search_bar.text
+        image = self._query_image
+        label = " + ".join(x for x in (text and f"“{text}”", image is not None and "the image") if x)
+        request = SearchRequest(text=text or None, image=image, label=label)
+        self._search_error = ""
+        if request.empty:
+            self._request = None
+            self.results_model.set_hits([])
+            return
+        self._request = request
+        self.statusBar().showMessage("Searching…")
+        self.controller.search(request)
+
+    def set_query_image(self, image, name: str | None = None) -> None:
+        """Use ``image`` (a path, or PNG bytes) as the query image and search."""
+        self._query_image = image
+        if isinstance(image, (bytes, bytearray)):
+            self.search_bar.chip.show_image(name or "pasted image",
+                                            QPixmap.fromImage(QImage.fromData(image)))
+        else:
+            self.search_bar.chip.show_image(name or os.path.basename(image), None)
+            self.loader.request(image, 64)
+        self.run_search()
+
+    def _clear_image(self) -> None:
+        self._query_image = None
+        self.run_search()
+
+    def find_similar(self, hit) -> None:
+        """Photos like an indexed result (its stored vector: no model needed)."""
+        self.search_bar.edit.clear()
+        self._query_image = hit.path
+        self.search_bar.chip.show_image(os.path.basename(hit.path), None)
+        self.loader.request(hit.path, 64)
+        self._request = SearchRequest(similar_to=hit.id, label=f"photos like {os.path.basename(hit.path)}")
+        self._search_error = ""
+        self.controller.search(self._request)
+
+    def _on_results(self, hits, request) -> None:
+        self.statusBar().clearMessage()
+        self._request = request
+        self.results_model.set_hits(hits)
+        if hits:
+            self.results_view.scrollToTop()
+
+    def _on_search_failed(self, message: str) -> None:
+        self.statusBar().clearMessage()
+        self._search_error = message
+        self.results_model.set_hits([])
+
+    # ------------------------------------------------------------------ input: dialogs, drops, paste
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        if path:
+            self.controller.add_folder(path)
+
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Search by image", "", "Images (*.jpg *.jpeg *.png *.webp *.heic *.heif "
+            "*.tif *.tiff *.bmp *.gif);;All files (*)")
+        if path:
+            self.set_query_image(path)
+
+    def dragEnterEvent(self, event) -> None:
+        mime = event.mimeData()
+        if dropped_folders(mime) or dropped_image(mime) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        if self.handle_mime(event.mimeData()):
+            event.acceptProposedAction()
+
+    def handle_mime(self, mime: QMimeData) -> bool:
+        """Folders are added to the library; an image becomes the query image. True if used."""
+        folders = dropped_folders(mime)
+        for folder in folders:
+            self.controller.add_folder(folder)
+        if folders:
+            return True
+        image = dropped_image(mime)
+        if image is not None:
+            self.set_query_image(image)
+            return True
+        return False
+
+    def paste(self) -> bool:
+        """Ctrl+V outside the search box: an image or image file on the clipboard."""
+        if self.handle_mime(QGuiApplication.clipboard().mimeData()):
+            return True
+        self.statusBar().showMessage("The clipboard holds no image or image file.", 4000)
+        return False
+
+    def _paste_in_search_bar(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if dropped_image(mime) is not None or dropped_folders(mime):
+            self.handle_mime(mime)
+        else:
+            self.search_bar.paste_text()
+
+    # ------------------------------------------------------------------ results actions
+    def open_path(self, path: str) -> None:
+        """Open a file or folder in the system's viewer (a file URL; never a shell)."""
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+            self.show_message(f"No application could open {path}.")
+
+    def copy_paths(self, hits) -> None:
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(h.path) for h in hits])
+        mime.setText("\n".join(h.path for h in hits))
+        QGuiApplication.clipboard().setMimeData(mime)
+        self.statusBar().showMessage(f"Copied {len(hits)} path{'s' * (len(hits) != 1)}.", 3000)
+
+    def _on_thumbnail(self, path: str, image: QImage) -> None:
+        self.results_model.set_thumbnail(path, image)
+        if path == self._query_image:
+            self.search_bar.chip.set_picture(QPixmap.fromImage(image))
+
+    def _on_min_score(self, value: int) -> None:
+        self._set_min_score_label(value)
+        self.results_model.set_min_score(value / 100 if value else -1.0)
+
+    def _set_min_score_label(self, value: int) -> None:
+        self.min_score_label.setText(f"{value / 100:.2f}" if value else "any")
+
+    # ------------------------------------------------------------------ library and model state
+    def _on_folders(self, folders, count: int) -> None:
+        self._have_folders = bool(folders)
+        self.folders_model.set_folders(folders, self.controller.indexing)
+        self.count_label.setText(f"{count:,} image{'s' * (count != 1)} indexed")
+        self._update_page()
+
+    def _on_indexing_started(self, folders) -> None:
+        self.folders_model.set_indexing(folders)
+        self.progress.start(folders)
+        self._update_page()
+
+    def _on_indexing_finished(self, summary) -> None:
+        self.progress.hide()
+        self.folders_model.set_indexing([])
+        if summary is not None and summary.cancelled:
+            self.statusBar().showMessage(
+                "Indexing cancelled; what was done is kept. Rescan (F5) to resume.", 8000)
+        elif summary is not None:
+            self.statusBar().showMessage(
+                f"Indexing done: {summary.new:,} new, {summary.changed:,} changed, "
+                f"{summary.removed:,} removed, {summary.skipped:,} skipped.", 8000)
+        if self._request is not None:   # show what the new photos add to the current search
+            self.controller.search(self._request)
+        self._update_page()
+
+    def _on_model_state(self, state: str, message: str) -> None:
+        self._model_state = (state, message)
+        if state == "ready":
+            self.model_label.setText(f"Model: {message}")
+        elif state == "loading":
+            self.model_label.setText(message)
+        else:
+            self.model_label.setText("Model: not loaded")
+            self.device_label.setText("")
+        self._update_page()
+
+    def show_message(self, text: str) -> None:
+        """A non-blocking notice above the results."""
+        self.message_bar.show_message(text)
+
+    def _update_page(self) -> None:
+        """Show the grid, or the empty state that tells the user what to do next."""
+        rows, hits = self.results_model.rowCount(), self.results_model.hit_count
+        self.result_info.setText(
+            "" if self._request is None or not hits else
+            f"{rows:,} of {hits:,} results for {self._request.label}" if rows < hits
+            else f"{hits:,} results for {self._request.label}")
+        if rows:
+            self.pages.setCurrentWidget(self.results_view)
+            return
+        self.pages.setCurrentWidget(self.empty)
+        state, message = self._model_state
+        if state in ("missing", "error"):
+            title = "Model weights missing" if state == "missing" else "The model could not load"
+            self.empty.show_state(title, f"{message}<br><br>Choose another model in Settings; "
+                                  "photos already indexed stay indexed.", "settings", "Settings…")
+        elif not self._have_folders and not self.controller.indexing:
+            self.empty.show_state("Add a folder of photos",
+                                  "Choose a folder (or drop one on this window); clipdesk indexes "
+                                  "its photos so you can search them by what they show.",
+                                  "add", "Add folder…")
+        elif self._search_error:
+            self.empty.show_state("Cannot search", self._search_error)
+        elif self._request is not None and hits:
+            self.empty.show_state("Nothing above the minimum score",
+                                  f"All {hits:,} results score below "
+                                  f"{self.min_score.value() / 100:.2f}; lower the minimum score.",
+                                  "lower", "Show all")
+        elif self._request is not None:
+            self.empty.show_state("Nothing found", f"No photo matched {self._request.label}. "
+                                  "Try other words, or add more folders.")
+        else:
+            hint = " Indexing is running; what is already indexed can be searched." \
+                if self.controller.indexing else ""
+            self.empty.show_state("Search your photos",
+                                  "Type what you are looking for (beach + sunset - people), or "
+                                  "drop or paste a photo to find similar ones." + hint)
+
+    def _on_empty_action(self, action: str) -> None:
+        {"add": self.choose_folder, "settings": self.open_settings,
+         "lower": lambda: self.min_score.setValue(0)}[action]()
+
+    def open_settings(self) -> None:
+        from clipcore.presets import load_presets
+
+        try:
+            presets = {name: p.note for name, p in load_presets().items()}
+        except Exception:  # noqa: BLE001 -- an unreadable presets file leaves the current one
+            presets = {}
+        dialog = SettingsDialog(self.controller.settings, presets, self)
+        if dialog.exec():
+            new = dialog.result_settings()
+            if self.settings_store is not None:
+                save_settings(self.settings_store, new)
+            self.controller.apply_settings(new)
+
+    # ------------------------------------------------------------------ window events
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._update_dpr()
+        handle = self.windowHandle()
+        if handle is not None and not self._dpr_connected:
+            handle.screenChanged.connect(self._update_dpr)
+            self._dpr_connected = True
+
+    def _update_dpr(self, *_screen) -> None:
+        self.results_model.set_device_pixel_ratio(self.devicePixelRatioF())
+
+    def closeEvent(self, event) -> None:
+        """Hide at once; cancel indexing (it stops between batches, committed) and close for
+        real when every worker has stopped."""
+        if self._shut_down:
+            event.accept()
+            return
+        event.ignore()
+        self.hide()
+        if not self._closing:
+            self._closing = True
+            self.controller.shutdown()
+
+    def _on_shutdown_done(self) -> None:
+        self.loader.shutdown()
+        self._shut_down = True
+        QTimer.singleShot(0, self._finish_close)
+
+    def _finish_close(self) -> None:
+        self.close()
+        self.closed.emit()

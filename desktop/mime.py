@@ -1,0 +1,53 @@
+"""What a drop or a paste carries: folders to add, or an image to search with."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData
+from PySide6.QtGui import QImage
+
+__all__ = ["local_paths", "dropped_folders", "dropped_image", "image_bytes"]
+
+
+def _image_extensions() -> frozenset[str]:
+    from clipcore.imaging import IMAGE_EXTENSIONS
+
+    return IMAGE_EXTENSIONS
+
+
+def local_paths(mime: QMimeData) -> list[str]:
+    """Local file paths named by the mime data's URLs (or by its text, one per line)."""
+    paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+    if not paths and mime.hasText():
+        paths = [line.strip() for line in mime.text().splitlines()
+                 if line.strip().startswith(("/", "~")) or line[1:3] == ":\\"]
+        paths = [os.path.expanduser(p) for p in paths]
+    return paths
+
+
+def dropped_folders(mime: QMimeData) -> list[str]:
+    return [p for p in local_paths(mime) if os.path.isdir(p)]
+
+
+def dropped_image(mime: QMimeData):
+    """The image to search with: a path to an image file, or PNG bytes of an image in the
+    mime data (a pasted screenshot), or None."""
+    for path in local_paths(mime):
+        if os.path.isfile(path) and os.path.splitext(path)[1].lower() in _image_extensions():
+            return path
+    if mime.hasImage():
+        image = mime.imageData()
+        if isinstance(image, QImage) and not image.isNull():
+            return image_bytes(image)
+    return None
+
+
+def image_bytes(image: QImage) -> bytes:
+    """Encode a QImage as PNG bytes (what clipcore takes as an image query)."""
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    buffer.close()
+    return bytes(data.data())

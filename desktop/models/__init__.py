@@ -1,0 +1,1 @@
+"""Qt item models: the results grid and the library folders."""

@@ -1,0 +1,75 @@
+"""The library panel's model: folders with their counts and state."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
+
+__all__ = ["FoldersModel", "PathRole", "folder_state"]
+
+PathRole = Qt.ItemDataRole.UserRole + 1
+
+
+def folder_state(info, indexing: bool) -> str:
+    """One line for a folder: '1,234 photos · indexed · 3 skipped' (or 'indexing').
+
+    ``info`` is a :class:`clipcore.library.FolderInfo` or None for a folder that the indexer
+    has not registered yet.
+    """
+    if info is None:
+        return "indexing…" if indexing else "waiting to be indexed"
+    parts = [f"{info.indexed_count:,} of {info.image_count:,} photos" if indexing
+             or info.indexed_count + info.skipped_count < info.image_count
+             else f"{info.indexed_count:,} photos"]
+    if indexing:
+        parts.append("indexing…")
+    elif info.indexed_count + info.skipped_count >= info.image_count:
+        parts.append("indexed")
+    else:
+        parts.append("not fully indexed")
+    if info.skipped_count:
+        parts.append(f"{info.skipped_count:,} skipped")
+    return " · ".join(parts)
+
+
+class FoldersModel(QAbstractListModel):
+    """Rows: library folders (FolderInfo), plus folders added but not yet in the catalog."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._paths: list[str] = []
+        self._info: dict[str, object] = {}
+        self._indexing: set[str] = set()
+
+    def set_folders(self, folders, indexing=()) -> None:
+        """``folders``: FolderInfo list from the catalog; ``indexing``: paths being indexed."""
+        self.beginResetModel()
+        self._info = {f.path: f for f in folders}
+        self._indexing = set(indexing)
+        known = set(self._info)
+        self._paths = sorted(known | self._indexing, key=lambda p: os.path.basename(p).lower())
+        self.endResetModel()
+
+    def set_indexing(self, indexing) -> None:
+        self.set_folders(list(self._info.values()), indexing)
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(f.skipped_count for f in self._info.values())
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._paths)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        path = self._paths[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            name = os.path.basename(path.rstrip(os.sep)) or path
+            return f"{name}\n{folder_state(self._info.get(path), path in self._indexing)}"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return path
+        if role == PathRole:
+            return path
+        return None

@@ -1,0 +1,163 @@
+"""The results grid's model: hits -> thumbnails, tooltips, drag data.
+
+Sorting (relevance / date taken) and the minimum-score filter are presentation over the hits
+the search returned; they never search again. Thumbnails are asked for only when the view asks
+for a cell's decoration, i.e. for the cells on screen, so thousands of results stay smooth.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QRect, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+
+__all__ = ["ResultsModel", "HitRole", "SORT_RELEVANCE", "SORT_DATE"]
+
+HitRole = Qt.ItemDataRole.UserRole + 1
+SORT_RELEVANCE, SORT_DATE = "relevance", "date"
+
+
+def _placeholder(side: int, dpr: float, broken: bool = False) -> QPixmap:
+    """A flat tile shown until the thumbnail arrives (or a crossed one when it cannot)."""
+    px = QPixmap(int(side * dpr), int(side * dpr))
+    px.setDevicePixelRatio(dpr)
+    px.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(px)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(QColor("#dcdcdc") if not broken else QColor("#f1d6d6"))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawRoundedRect(2, 2, side - 4, side - 4, 6, 6)
+    if broken:
+        painter.setPen(QColor("#a05050"))
+        painter.drawText(QRect(0, 0, side, side), Qt.AlignmentFlag.AlignCenter, "cannot\nshow")
+    painter.end()
+    return px
+
+
+class ResultsModel(QAbstractListModel):
+    """List model over :class:`clipcore.search.Hit` objects.
+
+    ``icon_side`` is the cell's image side in logical px; thumbnails are requested at
+    ``icon_side * devicePixelRatio`` device px so they are sharp on HiDPI screens.
+    ``thumbnail_wanted(path, side_px)`` asks the loader; feed answers to :meth:`set_thumbnail`.
+    """
+
+    thumbnail_wanted = Signal(str, int)
+
+    def __init__(self, icon_side: int = 160, parent=None):
+        super().__init__(parent)
+        self.icon_side = icon_side
+        self.dpr = 1.0
+        self._hits: list = []
+        self._shown: list = []
+        self._row_of: dict[str, int] = {}
+        self._pixmaps: dict[str, QPixmap] = {}
+        self._broken: set[str] = set()
+        self.min_score = -1.0
+        self.sort = SORT_RELEVANCE
+        self._placeholder = _placeholder(icon_side, 1.0)
+        self._broken_tile = _placeholder(icon_side, 1.0, broken=True)
+
+    # ---------------------------------------------------------------- content
+    def set_hits(self, hits) -> None:
+        """Replace the results (best first, as the search returned them)."""
+        self._hits = list(hits)
+        self._pixmaps.clear()
+        self._broken.clear()
+        self._relayout()
+
+    def set_min_score(self, value: float) -> None:
+        self.min_score = value
+        self._relayout()
+
+    def set_sort(self, sort: str) -> None:
+        self.sort = sort
+        self._relayout()
+
+    def set_device_pixel_ratio(self, dpr: float) -> None:
+        if dpr != self.dpr:
+            self.dpr = dpr
+            self._pixmaps.clear()
+            self._placeholder = _placeholder(self.icon_side, dpr)
+            self._broken_tile = _placeholder(self.icon_side, dpr, broken=True)
+            if self._shown:
+                self.dataChanged.emit(self.index(0), self.index(len(self._shown) - 1))
+
+    def _relayout(self) -> None:
+        self.beginResetModel()
+        shown = [h for h in self._hits if h.score >= self.min_score]
+        if self.sort == SORT_DATE:   # newest first, undated last, ties by relevance
+            shown.sort(key=lambda h: (h.date_taken is not None, h.date_taken or ""), reverse=True)
+        self._shown = shown
+        self._row_of = {h.path: i for i, h in enumerate(shown)}
+        self.endResetModel()
+
+    @property
+    def hit_count(self) -> int:
+        """Hits the search returned, before the minimum-score filter."""
+        return len(self._hits)
+
+    def hit(self, row: int):
+        return self._shown[row]
+
+    def set_thumbnail(self, path: str, image: QImage | None) -> None:
+        """Receive a loaded thumbnail (None: it cannot be shown)."""
+        if image is None:
+            self._broken.add(path)
+        else:
+            pixmap = QPixmap.fromImage(image)
+            pixmap.setDevicePixelRatio(self.dpr)   # it was loaded at icon_side * dpr px
+            self._pixmaps[path] = pixmap
+        row = self._row_of.get(path)
+        if row is not None:
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+    # ---------------------------------------------------------------- Qt model API
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._shown)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or index.row() >= len(self._shown):
+            return None
+        hit = self._shown[index.row()]
+        if role == Qt.ItemDataRole.DecorationRole:
+            pixmap = self._pixmaps.get(hit.path)
+            if pixmap is not None:
+                return pixmap
+            if hit.path in self._broken:
+                return self._broken_tile
+            self.thumbnail_wanted.emit(hit.path, math.ceil(self.icon_side * self.dpr))
+            return self._placeholder
+        if role == Qt.ItemDataRole.ToolTipRole:
+            lines = [hit.path, f"Score: {hit.score:.3f}"]
+            lines.append(f"Taken: {hit.date_taken.replace('T', ' ')}" if hit.date_taken
+                         else "Date taken: unknown")
+            return "\n".join(lines)
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return os.path.basename(hit.path)
+        if role == Qt.ItemDataRole.SizeHintRole:
+            return QSize(self.icon_side + 8, self.icon_side + 8)
+        if role == HitRole:
+            return hit
+        return None
+
+    def flags(self, index):
+        base = super().flags(index)
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else base
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list", "text/plain"]
+
+    def mimeData(self, indexes) -> QMimeData:
+        """File URLs of the dragged/copied results (other apps receive the files)."""
+        paths = [self._shown[i.row()].path for i in sorted(indexes, key=lambda i: i.row())]
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
+        mime.setText("\n".join(paths))
+        return mime
+
+    def supportedDragActions(self):
+        return Qt.DropAction.CopyAction

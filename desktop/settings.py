@@ -1,0 +1,60 @@
+"""The app's persisted settings (QSettings): model preset, device, number of results, exclusions.
+
+Tests pass their own ``QSettings(path, QSettings.IniFormat)`` so nothing touches the user's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QSettings
+
+from clipcore.config import APP_NAME
+
+__all__ = ["AppSettings", "DEVICES", "load_settings", "save_settings", "default_qsettings"]
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class AppSettings:
+    """``preset``: a clipcore preset name; ``device``: one of :data:`DEVICES`;
+    ``result_count``: how many hits a search asks for; ``exclude``: folders (absolute paths)
+    the indexer skips."""
+
+    preset: str = "default"
+    device: str = "auto"
+    result_count: int = 200
+    exclude: list[str] = field(default_factory=list)
+
+
+def default_qsettings() -> QSettings:
+    """The user's settings store (registry / plist / ini, as the platform does it)."""
+    return QSettings(APP_NAME, APP_NAME)
+
+
+def load_settings(store: QSettings) -> AppSettings:
+    """Read settings, falling back to the defaults for anything missing or malformed."""
+    default = AppSettings()
+    device = str(store.value("model/device", default.device))
+    try:
+        count = int(store.value("search/result_count", default.result_count))
+    except (TypeError, ValueError):
+        count = default.result_count
+    exclude = store.value("library/exclude", []) or []
+    if isinstance(exclude, str):
+        exclude = [exclude]
+    return AppSettings(
+        preset=str(store.value("model/preset", default.preset)) or default.preset,
+        device=device if device in DEVICES else default.device,
+        result_count=max(1, min(count, 10_000)),
+        exclude=[str(p) for p in exclude],
+    )
+
+
+def save_settings(store: QSettings, settings: AppSettings) -> None:
+    store.setValue("model/preset", settings.preset)
+    store.setValue("model/device", settings.device)
+    store.setValue("search/result_count", settings.result_count)
+    store.setValue("library/exclude", list(settings.exclude))
+    store.sync()

@@ -1,0 +1,1 @@
+"""Plain widgets; they hold no clipcore logic and talk through signals."""

@@ -1,0 +1,68 @@
+"""The library panel: the folders list, Add / Remove, and the "N files skipped" link."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListView, QPushButton, QVBoxLayout,
+                               QWidget)
+
+from ..models.folders import FoldersModel, PathRole
+
+__all__ = ["LibraryPanel"]
+
+
+class LibraryPanel(QWidget):
+    """Signals: ``add_requested()``, ``remove_requested(path)``, ``skipped_requested()``."""
+
+    add_requested = Signal()
+    remove_requested = Signal(str)
+    skipped_requested = Signal()
+
+    def __init__(self, model: FoldersModel, parent=None):
+        super().__init__(parent)
+        self.model = model
+        title = QLabel("<b>Library folders</b>")
+        self.view = QListView()
+        self.view.setModel(model)
+        self.view.setWordWrap(True)
+        self.view.setSpacing(2)
+        self.view.setAlternatingRowColors(True)
+        self.add_button = QPushButton("Add folder…", toolTip="Add a folder of photos (Ctrl+O)")
+        self.add_button.clicked.connect(self.add_requested)
+        self.remove_button = QPushButton(
+            "Remove", toolTip="Forget this folder's photos in the catalog; the files stay")
+        self.remove_button.clicked.connect(self._remove)
+        self.remove_button.setEnabled(False)
+        self.skipped_link = QLabel()
+        self.skipped_link.setToolTip("Show the files that could not be indexed, and why")
+        self.skipped_link.linkActivated.connect(lambda _l: self.skipped_requested.emit())
+        self.skipped_link.hide()
+        self.view.selectionModel().selectionChanged.connect(
+            lambda *_: self.remove_button.setEnabled(self.view.currentIndex().isValid()))
+        model.modelReset.connect(self._update_skipped)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(title)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.skipped_link)
+        layout.addLayout(buttons)
+
+    def selected_path(self) -> str | None:
+        index = self.view.currentIndex()
+        return index.data(PathRole) if index.isValid() else None
+
+    def _remove(self) -> None:
+        path = self.selected_path()
+        if path:
+            self.remove_requested.emit(path)
+
+    def _update_skipped(self) -> None:
+        count = self.model.skipped_total
+        self.skipped_link.setText(f'<a href="skipped">{count:,} file{"s" * (count != 1)} '
+                                  "skipped</a>")
+        self.skipped_link.setVisible(count > 0)
+        self.remove_button.setEnabled(self.view.currentIndex().isValid())

@@ -1,0 +1,69 @@
+"""Explanations in the window: the empty states and a non-blocking message bar."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout
+
+__all__ = ["EmptyState", "MessageBar"]
+
+
+class EmptyState(QFrame):
+    """A centred title, an explanation and an optional action button.
+
+    ``action_triggered(name)`` carries the action's name when its button is pressed.
+    """
+
+    action_triggered = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.title = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.title.setObjectName("emptyTitle")
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.body = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.body.setMaximumWidth(560)
+        self.button = QPushButton()
+        self.button.clicked.connect(lambda: self.action_triggered.emit(self._action))
+        self._action = ""
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addWidget(self.title)
+        layout.addWidget(self.body, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+
+    def show_state(self, title: str, body: str, action: str = "", button: str = "") -> None:
+        self.title.setText(title)
+        self.body.setText(body)
+        self._action = action
+        self.button.setText(button)
+        self.button.setVisible(bool(action))
+
+
+class MessageBar(QFrame):
+    """A dismissible one-line message above the results; never blocks the window."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("messageBar")
+        self.setStyleSheet("#messageBar { background: #fff4d6; border: 1px solid #e0c36c; "
+                           "border-radius: 4px; } #messageBar QLabel { color: #4a3b00; }")
+        self.label = QLabel(wordWrap=True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton(text="×", toolTip="Dismiss")
+        close.setAutoRaise(True)
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_message(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()

@@ -1,0 +1,106 @@
+"""The search bar: query text (Enter or search-as-you-type), the query-image chip, buttons."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QToolButton, QWidget
+
+__all__ = ["SearchBar", "DEBOUNCE_MS"]
+
+DEBOUNCE_MS = 350   # typing pause before search-as-you-type fires (ms)
+
+
+class ImageChip(QWidget):
+    """A small picture of the query image with its name and a clear (×) button."""
+
+    cleared = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("imageChip")
+        self.picture = QLabel()
+        self.picture.setFixedSize(28, 28)
+        self.picture.setScaledContents(False)
+        self.name = QLabel()
+        self.clear_button = QToolButton(text="×", toolTip="Clear the query image")
+        self.clear_button.setAutoRaise(True)
+        self.clear_button.clicked.connect(self.cleared)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.picture)
+        layout.addWidget(self.name)
+        layout.addWidget(self.clear_button)
+        self.hide()
+
+    def show_image(self, name: str, pixmap: QPixmap | None) -> None:
+        self.name.setText(name if len(name) <= 24 else name[:21] + "…")
+        self.name.setToolTip(name)
+        self.set_picture(pixmap)
+        self.show()
+
+    def set_picture(self, pixmap: QPixmap | None) -> None:
+        if pixmap is None or pixmap.isNull():
+            self.picture.clear()
+            return
+        dpr = self.devicePixelRatioF()
+        scaled = pixmap.scaled(QSize(28, 28) * dpr, Qt.AspectRatioMode.KeepAspectRatio,
+                               Qt.TransformationMode.SmoothTransformation)
+        scaled.setDevicePixelRatio(dpr)
+        self.picture.setPixmap(scaled)
+
+
+class SearchBar(QWidget):
+    """Signals: ``query_changed(text)`` after a typing pause or on Enter (at once);
+    ``image_requested()`` ("Search by image…"); ``image_cleared()``; ``paste_requested()``
+    when Ctrl+V is pressed in the text box (the window decides whether the clipboard holds an
+    image; if not, it calls :meth:`paste_text`)."""
+
+    query_changed = Signal(str)
+    image_requested = Signal()
+    image_cleared = Signal()
+    paste_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.edit = QLineEdit(placeholderText="Search your photos: beach + sunset - people")
+        self.edit.setClearButtonEnabled(True)
+        self.edit.setAcceptDrops(False)   # drops go to the window: folders and query images
+        self.edit.installEventFilter(self)
+        self.chip = ImageChip()
+        self.chip.cleared.connect(self.clear_image)
+        self.image_button = QPushButton("Search by image…")
+        self.image_button.clicked.connect(self.image_requested)
+        self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
+        self._timer.timeout.connect(self._emit_query)
+        self.edit.textEdited.connect(lambda _t: self._timer.start())
+        self.edit.returnPressed.connect(self._emit_query)
+        self._last = None
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(self.chip)
+        layout.addWidget(self.image_button)
+
+    @property
+    def text(self) -> str:
+        return self.edit.text().strip()
+
+    def _emit_query(self) -> None:
+        self._timer.stop()
+        self.query_changed.emit(self.text)
+
+    def clear_image(self) -> None:
+        self.chip.hide()
+        self.image_cleared.emit()
+
+    def paste_text(self) -> None:
+        self.edit.paste()
+
+    def eventFilter(self, obj, event) -> bool:
+        if (obj is self.edit and event.type() == QEvent.Type.KeyPress
+                and event.matches(QKeySequence.StandardKey.Paste)):
+            self.paste_requested.emit()
+            return True
+        return super().eventFilter(obj, event)

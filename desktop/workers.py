@@ -1,0 +1,217 @@
+"""Every thread of the desktop app lives here.
+
+Three kinds of work leave the GUI thread:
+
+- :class:`Task`: a short function (load a model, encode a query and search, read the catalog)
+  run on a :class:`WorkPool`; its result or its :class:`~clipcore.errors.ClipcoreError` comes
+  back to the GUI thread as a queued signal.
+- :class:`IndexWorker`: one :class:`QThread` driving :func:`clipcore.indexer.index_folders`,
+  turning its progress events into signals; cancelled through a :class:`threading.Event`
+  that the indexer checks between batches, so a cancel never leaves a half-written batch.
+- :class:`ModelLoader`: loads an :class:`~clipcore.encoder.Encoder` once; any thread that
+  needs the model calls :meth:`ModelLoader.get`, which waits only for what is still loading.
+
+The pattern (a worker object whose signals are delivered to the GUI thread by Qt's queued
+connections) is the one napari/superqt's ``thread_worker`` uses, kept to the few lines we need.
+Every pool and thread is registered so :func:`running_work` can prove none are left behind.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import weakref
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
+
+from clipcore.errors import ClipcoreError
+
+__all__ = ["Task", "WorkPool", "ModelLoader", "IndexWorker", "running_work", "user_message"]
+
+_POOLS: "weakref.WeakSet[WorkPool]" = weakref.WeakSet()
+_THREADS: "weakref.WeakSet[QThread]" = weakref.WeakSet()
+
+
+def user_message(err: BaseException) -> str:
+    """One sentence for the user: a ClipcoreError's own message, else a generic one.
+
+    Unexpected exceptions are printed to stderr with their traceback for bug reports, but the
+    user only ever sees a sentence.
+    """
+    if isinstance(err, ClipcoreError):
+        return str(err)
+    traceback.print_exception(type(err), err, err.__traceback__)
+    return f"Something went wrong ({type(err).__name__}: {err}); details were printed to the console."
+
+
+class TaskSignals(QObject):
+    """Signals of one :class:`Task`, delivered in the thread that created it (the GUI thread)."""
+
+    result = Signal(object)
+    error = Signal(object)      # the exception
+    finished = Signal()
+
+
+class Task(QRunnable):
+    """Run ``fn(*args, **kwargs)`` on a pool; emit ``signals.result`` or ``signals.error``.
+
+    ``signals.finished`` is emitted last in both cases. Create it in the GUI thread.
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args, **kwargs):
+        super().__init__()
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.signals = TaskSignals()
+        self.setAutoDelete(False)   # the pool's Python wrapper keeps it until finished
+
+    def run(self) -> None:
+        try:
+            value = self.fn(*self.args, **self.kwargs)
+        except BaseException as err:  # noqa: BLE001 -- every failure must reach the GUI
+            self.signals.error.emit(err)
+        else:
+            self.signals.result.emit(value)
+        finally:
+            self.signals.finished.emit()
+
+
+class WorkPool(QThreadPool):
+    """A QThreadPool that keeps its tasks alive until they finish and can be drained.
+
+    ``max_threads`` defaults to 2 (the app shares the CPU with the model's own threads).
+    """
+
+    def __init__(self, max_threads: int = 2, parent: QObject | None = None):
+        super().__init__(parent)
+        self.setMaxThreadCount(max_threads)
+        self._tasks: set[Task] = set()
+        _POOLS.add(self)
+
+    def submit(self, task: Task, priority: int = 0) -> Task:
+        """Queue ``task`` (higher ``priority`` starts first) and return it."""
+        self._tasks.add(task)
+        task.signals.finished.connect(lambda t=task: self._tasks.discard(t))
+        self.start(task, priority)
+        return task
+
+    def run(self, fn: Callable[..., Any], *args, on_result=None, on_error=None,
+            priority: int = 0, **kwargs) -> Task:
+        """Shortcut: wrap ``fn`` in a Task, connect the callbacks, submit it."""
+        task = Task(fn, *args, **kwargs)
+        if on_result is not None:
+            task.signals.result.connect(on_result)
+        if on_error is not None:
+            task.signals.error.connect(on_error)
+        return self.submit(task, priority)
+
+    def drop_queued(self) -> None:
+        """Forget tasks that have not started yet (their signals never fire)."""
+        for task in list(self._tasks):
+            if self.tryTake(task):
+                self._tasks.discard(task)
+
+    @property
+    def busy(self) -> bool:
+        return self.activeThreadCount() > 0 or bool(self._tasks)
+
+
+class ModelLoader:
+    """Loads one model once, in whichever worker thread asks first; thread-safe.
+
+    ``get()`` returns the :class:`~clipcore.encoder.Encoder` (loading it if nobody has yet) or
+    raises the loading error (:class:`~clipcore.errors.WeightsMissingError`, ...). torch and
+    open_clip are imported here, in a worker, never at start-up on the GUI thread.
+    """
+
+    def __init__(self, spec):
+        self.spec = spec
+        self._lock = threading.Lock()
+        self._encoder = None
+        self._error: BaseException | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._encoder is not None
+
+    def get(self):
+        with self._lock:
+            if self._encoder is None and self._error is None:
+                try:
+                    from clipcore.encoder import Encoder
+
+                    self._encoder = Encoder.load(self.spec)
+                except BaseException as err:  # noqa: BLE001 -- re-raised to every caller
+                    self._error = err
+            if self._error is not None:
+                raise self._error
+            return self._encoder
+
+
+class IndexWorker(QThread):
+    """Runs ``index_folders(library, folders, spec, encoder=..., cancel=...)`` in its own thread.
+
+    Signals: ``progress(ProgressEvent)`` at most every ``min_interval`` seconds (plus phase
+    changes and the final event); ``folders(list[FolderInfo], int indexed_count)`` after
+    each commit and at the end (the count is for ``count_model``, the searchable model), read in this thread so the GUI never waits on the catalog;
+    ``done(IndexSummary | None)`` (None after an error); ``failed(str)`` with a user message.
+    ``cancel()`` sets the event; the indexer stops after the current batch, committed.
+    """
+
+    progress = Signal(object)
+    folders = Signal(object, int)
+    done = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, library, folders: list[str], model: ModelLoader, *,
+                 thumbnails: Callable | None = None, exclude: tuple[str, ...] = (),
+                 count_model: str | None = None, min_interval: float = 0.1,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.library, self.folder_paths, self.model = library, list(folders), model
+        self.thumbnails, self.exclude, self.min_interval = thumbnails, tuple(exclude), min_interval
+        self.count_model = count_model or model.spec.identity()
+        self.cancel_event = threading.Event()
+        self.summary = None
+        _THREADS.add(self)
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def _report_folders(self) -> None:
+        self.folders.emit(self.library.folders(), self.library.count(self.count_model))
+
+    def run(self) -> None:
+        from clipcore.indexer import index_folders
+
+        try:
+            kwargs = {"exclude": self.exclude} if self.exclude else {}
+            events = index_folders(self.library, self.folder_paths, self.model.spec,
+                                   encoder=self.model.get(), cancel=self.cancel_event,
+                                   thumbnails=self.thumbnails, **kwargs)
+            last_emit, last_phase = 0.0, None
+            for event in events:
+                now = time.monotonic()
+                if event.phase == "commit" or (event.phase == "scan" and last_phase != "scan"):
+                    self._report_folders()
+                if (event.phase != last_phase or event.summary is not None
+                        or now - last_emit >= self.min_interval):
+                    self.progress.emit(event)
+                    last_emit, last_phase = now, event.phase
+                if event.summary is not None:
+                    self.summary = event.summary
+            self._report_folders()
+        except BaseException as err:  # noqa: BLE001 -- shown to the user, never a traceback
+            self.failed.emit(user_message(err))
+        self.done.emit(self.summary)
+
+
+def running_work() -> list[str]:
+    """Descriptions of pools with active threads and QThreads still running (for tests)."""
+    found = [f"pool {p!r}: {p.activeThreadCount()} active" for p in list(_POOLS)
+             if p.activeThreadCount() > 0]
+    found += [f"thread {t!r}" for t in list(_THREADS) if t.isRunning()]
+    if QThreadPool.globalInstance().activeThreadCount() > 0:
+        found.append("global QThreadPool")
+    return found
