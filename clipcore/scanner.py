@@ -1,28 +1,192 @@
-"""CONTRACT STUB (owned by the imaging helper)."""
+"""Folder walk (stat only, never reads or writes photos) and a cheap content hash.
+
+Paths are ``str`` as the OS gives them: on Linux/macOS a file name that is not valid UTF-8
+arrives as a str with lone surrogates (Python's ``surrogateescape``, PEP 383), e.g.
+``os.fsdecode(b"bad\\xff.jpg") == "bad\\udcff.jpg"``. Such a str opens the right file, but it
+cannot be encoded as UTF-8 text, so whatever stores paths (the catalog) must store
+``os.fsencode(path)`` (bytes, lossless on every OS) and turn it back with ``os.fsdecode``.
+"""
+
 from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from typing import Iterable, Iterator
+
+from .imaging import IMAGE_EXTENSIONS
+
+__all__ = ["FileEntry", "ScanProblem", "scan_folder", "content_hash", "HASH_CHUNK"]
 
 
 @dataclass(frozen=True)
 class FileEntry:
-    path: str        # absolute path (symlinks NOT resolved: the path the user sees)
-    size: int        # bytes
-    mtime_ns: int    # st_mtime_ns
+    """An image file found by the scan.
+
+    ``path``: absolute, symlinks not resolved (the path the user sees; may hold surrogate
+    escapes, see the module docstring). ``size``: bytes. ``mtime_ns``: st_mtime_ns
+    (nanoseconds since the epoch).
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
 
 
 @dataclass(frozen=True)
 class ScanProblem:
+    """A path the scan could not enter or follow.
+
+    ``reason`` is one of ``"permission denied"``, ``"broken symlink"``, ``"symlink loop"``,
+    ``"folder vanished"``, ``"folder not found"``, ``"not a folder"``, ``"I/O error: ..."``.
+    """
+
     path: str
-    reason: str      # "permission denied", "symlink loop", "broken symlink", "folder vanished", ...
+    reason: str
 
 
 def scan_folder(root: str, exclude: Iterable[str] = ()) -> Iterator[FileEntry | ScanProblem]:
-    """Walk root recursively, yield image files (by extension) and problems. Follows symlinks
-    safely (each real directory visited once, no loops), skips hidden dirs, never writes."""
-    raise NotImplementedError
+    """Walk ``root`` recursively; yield a FileEntry per image file and a ScanProblem per path
+    that could not be read. Never raises for anything on disk, never writes.
+
+    Image files are chosen by extension (case-insensitive, :data:`IMAGE_EXTENSIONS`) and must
+    be regular files (or symlinks to one). Names starting with "." (hidden files and folders)
+    are skipped, and so is every folder in ``exclude`` (compared by identity, st_dev/st_ino,
+    so any spelling or symlink to an excluded folder is excluded too).
+
+    Symlinks are followed safely: every real folder is entered once. Real folders are walked
+    before symlinked ones, so a photo reachable both ways is reported under its real path; a
+    symlink back to one of its own ancestors gives ScanProblem "symlink loop", any other link
+    to an already walked folder is skipped silently. Order: depth first, names sorted.
+
+    Cost: one os.scandir per folder plus one stat per image file and per folder; file
+    contents are never read (about 1-2 s per 100,000 files on a local disk, warm cache).
+    """
+    root = os.path.abspath(os.fspath(root))
+    try:
+        st = os.stat(root)
+    except FileNotFoundError:
+        yield ScanProblem(root, "folder not found")
+        return
+    except OSError as exc:
+        yield ScanProblem(root, _reason(exc))
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        yield ScanProblem(root, "not a folder")
+        return
+
+    excluded = set()
+    for path in exclude:
+        try:
+            excluded.add(_key(os.stat(path)))
+        except OSError:
+            pass  # an excluded folder that does not exist excludes nothing
+
+    seen = {_key(st)}
+    # Each pending folder: (path, keys of its ancestors and itself). Symlinked folders wait in
+    # `linked` until every real folder has been walked.
+    pending: list[tuple[str, frozenset]] = [(root, frozenset(seen))]
+    linked: list[tuple[str, frozenset, tuple]] = []
+    while pending or linked:
+        if pending:
+            folder, chain = pending.pop()
+        else:
+            folder, parent_chain, key = linked.pop()
+            if key in parent_chain:
+                yield ScanProblem(folder, "symlink loop")
+                continue
+            if key in seen:
+                continue  # already walked through another path
+            seen.add(key)
+            chain = parent_chain | {key}
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except FileNotFoundError:
+            yield ScanProblem(folder, "folder vanished")
+            continue
+        except OSError as exc:
+            yield ScanProblem(folder, _reason(exc))
+            continue
+
+        subfolders, sublinks = [], []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            is_link = False
+            try:
+                is_link = entry.is_symlink()
+                st = entry.stat(follow_symlinks=True)
+            except FileNotFoundError:
+                if is_link:  # the target is missing (a file that vanished is just gone)
+                    yield ScanProblem(entry.path, "broken symlink")
+                continue
+            except OSError as exc:  # ELOOP: a link to itself; EACCES; I/O errors
+                yield ScanProblem(entry.path, _reason(exc))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                key = _key(st)
+                if key in excluded:
+                    continue
+                if is_link:
+                    sublinks.append((entry.path, chain, key))
+                elif key not in seen:  # (a bind mount can show a real folder twice)
+                    seen.add(key)
+                    subfolders.append((entry.path, chain | {key}))
+            elif stat.S_ISREG(st.st_mode) and _is_image_name(entry.name):
+                yield FileEntry(entry.path, st.st_size, st.st_mtime_ns)
+        # Reversed so that pop() walks them in name order.
+        pending.extend(reversed(subfolders))
+        linked.extend(reversed(sublinks))
+
+
+#: Bytes hashed at each end of a file by content_hash.
+HASH_CHUNK = 64 * 1024
 
 
 def content_hash(path: str) -> str:
-    """Cheap content hash used to recognise moved/renamed files (hex str). Raises OSError."""
-    raise NotImplementedError
+    """Cheap fingerprint of a file's content, to recognise a photo that was moved or renamed.
+
+    blake2b (hashlib, 128-bit digest) over the file size (8 bytes, little-endian), the first
+    64 KiB and the last 64 KiB (the whole file when it is <= 128 KiB). Returns 32 hex chars.
+
+    Why not the whole file: hashing every byte of a 100,000-photo library (~300 GB) would read
+    all of it at disk speed, for every newly seen path; this reads at most 128 KiB per file
+    (two seeks). For photos it is still specific: the head holds the EXIF block (capture time,
+    camera serial, embedded thumbnail) and the start of the compressed pixels, the tail the
+    end of the pixel data, and the size pins the rest; an edit that keeps the size and both
+    ends identical is practically unheard of for camera files. It is only used together with
+    size and mtime to pair a vanished path with a new one, never to decide that two different
+    photos are the same for deletion.
+
+    Raises OSError (FileNotFoundError, PermissionError, ...) for the caller to record.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        h.update(size.to_bytes(8, "little"))
+        if size <= 2 * HASH_CHUNK:
+            h.update(fh.read())
+        else:
+            h.update(fh.read(HASH_CHUNK))
+            fh.seek(-HASH_CHUNK, os.SEEK_END)
+            h.update(fh.read(HASH_CHUNK))
+    return h.hexdigest()
+
+
+def _key(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _is_image_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if exc.errno == errno.ELOOP:
+        return "symlink loop"
+    return f"I/O error: {exc.strerror or exc}"
