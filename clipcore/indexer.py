@@ -1,7 +1,45 @@
-"""CONTRACT STUB (owned by the storage helper): the indexing pipeline as a generator."""
+"""The indexing pipeline as a generator of progress events (one pipeline, three drivers: the
+CLI prints the events, tests assert on them, the desktop worker turns them into signals).
+
+1. scan: ``scanner.scan_folder`` stats every file; the diff against the catalog is one SELECT
+   per folder and dict look-ups, so an unchanged library costs a stat per file and nothing more
+   (no model load, no file read).
+2. moves, removals and scan problems are committed at once. A file that vanished and a new file
+   with the same size and ``scanner.content_hash`` is a move: the row keeps its id and vectors.
+3. new / changed / not-yet-embedded files: decoded (``imaging.decode_image``) and
+   preprocessed by a thread pool a few batches ahead of the encoder (Pillow releases the GIL),
+   each file decoded once (the thumbnail comes from the same decode), encoded in batches.
+4. every ``commit_every`` images or ``commit_seconds`` seconds: one catalog transaction + the
+   vector index update (+ save), so a crash loses at most the part since the last commit and the
+   next run resumes. Cancel (a threading.Event) is checked between batches; what is done is
+   committed and the last event says ``summary.cancelled``.
+
+The writer lock is held for the whole run. Nothing is ever written inside the photo folders.
+"""
+
 from __future__ import annotations
+
+import collections
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
+
+from . import imaging, scanner
+from .errors import ImageError
+from .library import Changes, IndexedImage, Library, MovedImage, SkippedImage
+
+__all__ = ["index_folders", "IndexSummary", "ProgressEvent"]
+
+log = logging.getLogger(__name__)
+
+COMMIT_EVERY = 256          # images per catalog transaction ...
+COMMIT_SECONDS = 10.0       # ... or this many seconds, whichever comes first
+PREFETCH_BATCHES = 3        # decoded batches queued ahead of the encoder
+SCAN_EVENT_SECONDS = 0.25   # progress events during the scan at most this often
+CHANGED_WHILE_READ = "file changed while being read"
 
 
 @dataclass
@@ -17,6 +55,10 @@ class IndexSummary:
     images_per_second: float = 0.0
     cancelled: bool = False
 
+    def skip(self, reason: str) -> None:
+        self.skipped += 1
+        self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + 1
+
 
 @dataclass
 class ProgressEvent:
@@ -29,12 +71,290 @@ class ProgressEvent:
     summary: IndexSummary | None = None   # set on the final "done" event
 
 
-def index_folders(library, folders: Iterable[str], spec, *,
+@dataclass
+class _Work:
+    entry: scanner.FileEntry
+    folder_id: int
+    image_id: int | None       # the existing row (changed / missing vector), None if new
+
+
+@dataclass
+class _Plan:
+    work: list[_Work] = field(default_factory=list)
+    changes: Changes = field(default_factory=Changes)
+    complete: bool = True      # False when cancelled during the scan
+
+
+def index_folders(library: Library, folders: Iterable[str], spec=None, *,
                   encoder=None, cancel=None, batch_size: int | None = None,
-                  workers: int | None = None, thumbnails=None) -> Iterator[ProgressEvent]:
-    """Scan folders (adding them to the library), embed new/changed images, keep moved ones,
-    remove deleted ones; commit every few hundred images or seconds. ``encoder`` is an Encoder or
-    None (loaded lazily from ``spec`` only if there is work). ``cancel`` is a threading.Event
-    checked between batches. ``thumbnails`` is an optional callable(path, PIL image) fed from the
-    same decode. The last event has phase "done" and a summary."""
-    raise NotImplementedError
+                  workers: int | None = None, thumbnails: Callable | None = None,
+                  thumb_size: int = 256, commit_every: int = COMMIT_EVERY,
+                  commit_seconds: float = COMMIT_SECONDS) -> Iterator[ProgressEvent]:
+    """Scan ``folders`` (adding them to the library), embed new/changed images, keep moved ones,
+    remove deleted ones; commit every ``commit_every`` images or ``commit_seconds`` seconds.
+
+    ``spec``: the ModelSpec to index with; None -> ``encoder.spec``, the library's model, or the
+    default preset. ``encoder``: an Encoder, or None (loaded from ``spec`` only if there is
+    work). ``cancel``: a threading.Event checked between batches. ``batch_size``: images per
+    encoder call (default ``encoder.batch_size``). ``workers``: decode threads (default
+    cores - 1, at least 1). ``thumbnails``: optional callable(path, PIL RGB image whose longest
+    side is <= ``thumb_size`` px), fed from the same decode, called from the decode threads.
+
+    The last event has phase "done" and a summary. When the model differs from the library's,
+    the library switches to it (``Library.set_model_spec``) only once every image has a vector
+    for it, so search keeps using the old vectors meanwhile. Raises LibraryBusyError (another
+    process is indexing), DiskFullError (what was committed before is kept), ModelNotFoundError.
+    """
+    start = time.monotonic()
+    summary = IndexSummary()
+    if spec is None:
+        spec = encoder.spec if encoder is not None else library.model_spec()
+    if spec is None:
+        from .presets import resolve_model_spec
+        spec = resolve_model_spec(None)
+    identity = encoder.identity if encoder is not None else spec.identity()
+    with library.writer_lock.hold():
+        roots = {}
+        for folder in folders:
+            info = library.add_folder(folder)
+            roots[info.id] = info.path
+        plan = yield from _scan(library, roots, identity, summary, cancel)
+        if plan.complete:
+            library.apply(plan.changes)
+            if plan.work and not _cancelled(cancel):
+                if encoder is None:
+                    yield ProgressEvent("load-model", 0, len(plan.work), 0.0, None, None)
+                    from .encoder import Encoder
+                    encoder = Encoder.load(spec)
+                yield from _embed(library, plan.work, spec, encoder, summary, cancel,
+                                  batch_size or encoder.batch_size,
+                                  workers or max(1, (os.cpu_count() or 2) - 1),
+                                  thumbnails, thumb_size, commit_every, commit_seconds)
+        summary.cancelled = _cancelled(cancel) or not plan.complete
+        if not summary.cancelled and library.model_identity() != identity \
+                and library.missing_vectors(identity) == 0 and library.count(identity):
+            library.set_model_spec(spec)
+        library.save_indexes()
+    summary.seconds = time.monotonic() - start
+    yield ProgressEvent("done", len(plan.work), len(plan.work), summary.images_per_second, 0.0,
+                        None, summary)
+
+
+def _cancelled(cancel) -> bool:
+    return cancel is not None and cancel.is_set()
+
+
+def _scan(library: Library, roots: dict[int, str], identity: str, summary: IndexSummary,
+          cancel) -> Iterator[ProgressEvent]:
+    """Walk the folders and diff against the catalog. Returns a _Plan (generator return)."""
+    plan = _Plan()
+    gone: dict[str, tuple] = {}          # path -> catalog row of files not seen
+    seen, last_event = 0, time.monotonic()
+    for folder_id, root in roots.items():
+        if not os.path.isdir(root):
+            log.warning("Library folder %s is missing or not reachable; its photos are kept "
+                        "in the library until it comes back or you remove it.", root)
+            continue
+        known = library.folder_state(folder_id, identity)
+        protected: list[str] = []        # folders the scanner could not read: keep their rows
+        for item in scanner.scan_folder(root):
+            seen += 1
+            if isinstance(item, scanner.ScanProblem):
+                protected.append(item.path.rstrip(os.sep) + os.sep)
+                row = known.pop(item.path, None)
+                if row is None or row[3] != "skipped":
+                    plan.changes.skipped.append(SkippedImage(item.path, folder_id, -1, -1, item.reason))
+                    summary.skip(item.reason)
+                else:
+                    summary.unchanged += 1
+                continue
+            row = known.pop(item.path, None)
+            if row is None:
+                plan.work.append(_Work(item, folder_id, None))
+            elif (row[1], row[2]) != (item.size, item.mtime_ns):
+                plan.work.append(_Work(item, folder_id, row[0]))
+            elif row[3] == "ok" and not row[5]:           # not embedded with this model yet
+                plan.work.append(_Work(item, folder_id, row[0]))
+            else:
+                summary.unchanged += 1
+            now = time.monotonic()
+            if now - last_event >= SCAN_EVENT_SECONDS:
+                last_event = now
+                if _cancelled(cancel):
+                    plan.complete = False
+                    return plan
+                yield ProgressEvent("scan", seen, 0, 0.0, None, item.path)
+        gone.update((p, row) for p, row in known.items()
+                    if not any(p.startswith(prefix) for prefix in protected))
+    if _cancelled(cancel):
+        plan.complete = False
+        return plan
+    _find_moves(plan, gone, summary)
+    plan.changes.removed = [row[0] for row in gone.values()]
+    summary.removed = len(plan.changes.removed)
+    for w in plan.work:
+        if w.image_id is None:
+            summary.new += 1
+        else:
+            summary.changed += 1
+    return plan
+
+
+def _find_moves(plan: _Plan, gone: dict[str, tuple], summary: IndexSummary) -> None:
+    """A new file with the size and content hash of a vanished one is that file, moved:
+    it keeps its row (id, vectors). Only new files whose size matches are hashed."""
+    by_size: dict[int, list[tuple]] = collections.defaultdict(list)
+    for path, row in gone.items():
+        if row[3] == "ok" and row[4]:
+            by_size[row[1]].append((path, row))
+    if not by_size:
+        return
+    still_new = []
+    for w in plan.work:
+        candidates = by_size.get(w.entry.size) if w.image_id is None else None
+        match = None
+        if candidates:
+            try:
+                digest = scanner.content_hash(w.entry.path)
+            except OSError:
+                digest = None
+            match = next((c for c in candidates if c[1][4] == digest), None)
+        if match is None:
+            still_new.append(w)
+            continue
+        candidates.remove(match)
+        del gone[match[0]]
+        plan.changes.moved.append(MovedImage(match[1][0], w.entry.path, w.folder_id,
+                                             w.entry.size, w.entry.mtime_ns))
+        summary.moved += 1
+    plan.work = still_new
+
+
+# -- decode + encode ------------------------------------------------------------------------
+@dataclass
+class _Prepared:
+    work: _Work
+    size: int = 0
+    mtime_ns: int = 0
+    tensor: object = None
+    decoded: object = None
+    digest: str | None = None
+    skip: str | None = None       # reason
+    gone: bool = False
+
+
+def _prepare(w: _Work, encoder, thumbnails, thumb_size: int) -> _Prepared:
+    """Runs in a decode thread: stat, decode once, preprocess, hash; failures become reasons."""
+    out = _Prepared(w)
+    path = w.entry.path
+    try:
+        before = os.stat(path)
+        out.size, out.mtime_ns = before.st_size, before.st_mtime_ns
+        decoded = imaging.decode_image(path, min_side=encoder.image_size,
+                                       thumb_size=thumb_size if thumbnails else None)
+        out.tensor = encoder.preprocess(decoded.image)
+        out.digest = scanner.content_hash(path)
+        after = os.stat(path)
+    except FileNotFoundError:
+        out.gone = True
+        return out
+    except ImageError as exc:
+        out.gone = not os.path.lexists(path)
+        out.skip = exc.reason
+        return out
+    except OSError as exc:
+        out.skip = (exc.strerror or str(exc)).lower()
+        return out
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        out.skip = CHANGED_WHILE_READ
+        return out
+    decoded.image = None                 # keep only what the catalog needs
+    out.decoded = decoded
+    if thumbnails is not None and decoded.thumbnail is not None:
+        try:
+            thumbnails(path, decoded.thumbnail)
+        except Exception:  # a thumbnail cache problem must not stop indexing
+            log.warning("Could not store the thumbnail of %s.", path, exc_info=True)
+        decoded.thumbnail = None
+    return out
+
+
+def _embed(library: Library, work: list[_Work], spec, encoder, summary: IndexSummary, cancel,
+           batch_size: int, workers: int, thumbnails, thumb_size: int,
+           commit_every: int, commit_seconds: float) -> Iterator[ProgressEvent]:
+    import torch
+
+    total, done, encoded = len(work), 0, 0
+    pending = Changes()
+    began = last_commit = time.monotonic()
+    ahead = batch_size * PREFETCH_BATCHES
+    queue: collections.deque = collections.deque()
+    todo = iter(work)
+
+    def rate() -> float:
+        elapsed = time.monotonic() - began
+        return done / elapsed if elapsed > 0 else 0.0
+
+    def event(phase: str, current: str | None) -> ProgressEvent:
+        r = rate()
+        return ProgressEvent(phase, done, total, r, (total - done) / r if r > 0 else None, current)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clipcore-decode") as pool:
+        try:
+            while True:
+                while len(queue) < ahead and (w := next(todo, None)) is not None:
+                    queue.append(pool.submit(_prepare, w, encoder, thumbnails, thumb_size))
+                if not queue:
+                    break
+                batch: list[_Prepared] = []
+                while queue and len(batch) < batch_size:
+                    p = queue.popleft().result()
+                    done += 1
+                    if p.gone:
+                        if p.work.image_id is not None:
+                            pending.removed.append(p.work.image_id)
+                            summary.removed += 1
+                        _uncount(summary, p.work)
+                    elif p.skip is not None:
+                        pending.skipped.append(SkippedImage(p.work.entry.path, p.work.folder_id,
+                                                            p.size, p.mtime_ns, p.skip))
+                        summary.skip(p.skip)
+                        _uncount(summary, p.work)
+                    else:
+                        batch.append(p)
+                if batch:
+                    vectors = encoder.encode_images(torch.stack([p.tensor for p in batch]))
+                    encoded += len(batch)
+                    for p, vec in zip(batch, vectors):
+                        d = p.decoded
+                        pending.indexed.append(IndexedImage(
+                            p.work.entry.path, p.work.folder_id, p.size, p.mtime_ns, vec,
+                            p.digest, d.width, d.height, d.date_taken))
+                yield event("encode", (batch[-1] if batch else p).work.entry.path)
+                if len(pending) >= commit_every or time.monotonic() - last_commit >= commit_seconds:
+                    _commit(library, pending, spec, encoder)
+                    pending, last_commit = Changes(), time.monotonic()
+                    yield event("commit", None)
+                if _cancelled(cancel):
+                    break
+        finally:
+            for f in queue:
+                f.cancel()
+    _commit(library, pending, spec, encoder)
+    elapsed = time.monotonic() - began
+    summary.images_per_second = encoded / elapsed if elapsed > 0 else 0.0
+    yield event("commit", None)
+
+
+def _uncount(summary: IndexSummary, w: _Work) -> None:
+    """A planned file turned out gone or unreadable: it is not new/changed after all."""
+    if w.image_id is None:
+        summary.new -= 1
+    else:
+        summary.changed -= 1
+
+
+def _commit(library: Library, pending: Changes, spec, encoder) -> None:
+    library.apply(pending, spec, encoder.dim)
+    if library.model_identity() is None and pending.indexed:
+        library.set_model_spec(spec)   # a first model: search works while indexing goes on

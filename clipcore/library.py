@@ -1,8 +1,31 @@
-"""CONTRACT STUB (owned by the storage helper). A data directory = catalog + ANN caches."""
+"""A data directory = ``catalog.sqlite`` (the truth) + ``ann-<model>.hnsw`` caches.
+
+:class:`Library` is the facade the indexer, the search and the desktop app use. Reads never
+take the writer lock; writes (folders, model, :meth:`Library.apply`) take it (see writelock.py).
+"""
+
 from __future__ import annotations
-from dataclasses import dataclass
+
+import dataclasses
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import numpy as np
-from .config import ModelSpec, IndexParams
+
+from .ann import HnswIndex, StaleIndex, exact_knn, index_paths, load_index
+from .catalog import Catalog, fs_key
+from .config import IndexParams, ModelSpec, resolve_data_dir
+from .errors import ClipcoreError, LibraryBusyError
+from .writelock import WriterLock
+
+__all__ = ["Library", "FolderInfo", "ImageRow", "IndexedImage", "SkippedImage", "MovedImage", "Changes"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -27,45 +50,443 @@ class ImageRow:
     skip_reason: str | None
 
 
+# -- the write API the indexer uses ---------------------------------------------------------
+@dataclass
+class IndexedImage:
+    """An embedded image to store: ``vector`` (D,) float32, L2-normalised."""
+    path: str
+    folder_id: int
+    size: int
+    mtime_ns: int
+    vector: np.ndarray
+    content_hash: str | None = None
+    width: int | None = None
+    height: int | None = None
+    date_taken: str | None = None
+
+
+@dataclass
+class SkippedImage:
+    """A file that could not be indexed; retried once its size or mtime changes."""
+    path: str
+    folder_id: int
+    size: int
+    mtime_ns: int
+    reason: str
+
+
+@dataclass
+class MovedImage:
+    """A known image found at a new path (same content): keeps its id and vectors."""
+    image_id: int
+    path: str
+    folder_id: int
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class Changes:
+    """One catalog transaction's worth of changes (see :meth:`Library.apply`)."""
+    indexed: list[IndexedImage] = field(default_factory=list)
+    skipped: list[SkippedImage] = field(default_factory=list)
+    moved: list[MovedImage] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)    # image ids whose file is gone
+
+    def __len__(self) -> int:
+        return len(self.indexed) + len(self.skipped) + len(self.moved) + len(self.removed)
+
+
+def _norm(path) -> str:
+    return os.path.abspath(os.fsdecode(path))
+
+
+def _under(c_path: str) -> tuple[bytes, bytes]:
+    """[lo, hi) BLOB range of the catalog paths strictly inside folder ``c_path``."""
+    lo = fs_key(c_path.rstrip(os.sep) + os.sep)
+    return lo, lo[:-1] + bytes([lo[-1] + 1])
+
+
+class _ModelIndex:
+    """The vector index of one model: an HnswIndex kept in step with the catalog, plus an
+    exact (N, D) float32 matrix while the library is smaller than ``params.exact_below``."""
+
+    def __init__(self, lib: "Library", identity: str, model_id: int, dim: int):
+        self.lib, self.identity, self.model_id, self.dim = lib, identity, model_id, dim
+        self.paths = index_paths(lib.data_dir, model_id)
+        self.hnsw: HnswIndex | None = None
+        self.exact: tuple[int, np.ndarray, np.ndarray] | None = None   # (watermark, ids, matrix)
+        self.dirty = False           # in-memory state newer than the saved file
+        self.save_seconds = 0.0      # how long the last save took
+        self.saved_at = 0.0
+
+    @property
+    def _expect(self) -> dict:
+        return {"model_identity": self.identity, "dim": self.dim,
+                "catalog_uid": self.lib.catalog.catalog_uid()}
+
+    def ensure(self, new: bool = False) -> HnswIndex:
+        """Load (or rebuild) the index and catch up with the catalog. Caller holds lib._guard.
+        ``new``: the model's first vectors were just written (no file is expected)."""
+        cat = self.lib.catalog
+        if self.hnsw is None:
+            try:
+                self.hnsw = load_index(*self.paths, self.lib.params, self._expect)
+            except StaleIndex as why:
+                self._rebuild(None if new else
+                              f"The vector index for model {self.identity} cannot be used ({why})")
+                return self.hnsw
+        generation = cat.generation()
+        if self.hnsw.watermark > generation:
+            self._rebuild(f"The vector index for model {self.identity} is newer than the catalog")
+        elif self.hnsw.watermark < generation:
+            self._catch_up()
+        return self.hnsw
+
+    def _rebuild(self, why: str | None) -> None:
+        cat = self.lib.catalog
+        with cat.snapshot():
+            generation, n = cat.generation(), cat.count_vectors(self.model_id)
+            if why and (n or self.paths[0].exists()):
+                log.warning("%s; rebuilding it from the catalog (%d images).", why, n)
+            hnsw = HnswIndex(self.dim, self.lib.params, capacity=n + 1024, watermark=generation)
+            for ids, vecs in cat.iter_vectors(self.model_id):
+                hnsw.add(ids, vecs, num_threads=-1)
+        hnsw.live = n
+        self.hnsw, self.dirty = hnsw, True
+        self.lib._save_if_writer(self)
+
+    def _catch_up(self) -> None:
+        """Apply what other processes (or a crash before the last save) changed since the
+        index's watermark: vectors written later are (re)added, vanished ids marked deleted."""
+        cat, hnsw = self.lib.catalog, self.hnsw
+        with cat.snapshot():
+            generation = cat.generation()
+            for ids, vecs in cat.iter_vectors(self.model_id, since_seq=hnsw.watermark):
+                hnsw.add(ids, vecs)
+            live_ids = cat.vector_ids(self.model_id)
+        hnsw.remove(np.setdiff1d(hnsw.labels(), live_ids, assume_unique=True))
+        hnsw.live, hnsw.watermark, self.dirty = len(live_ids), generation, True
+
+    def exact_matrix(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids (N,) int64, vectors (N, D) float32) from the catalog, cached per watermark."""
+        mark = self.hnsw.watermark
+        if self.exact is None or self.exact[0] != mark:
+            chunks = list(self.lib.catalog.iter_vectors(self.model_id))
+            ids = np.concatenate([c[0] for c in chunks]) if chunks else np.empty(0, np.int64)
+            mat = np.concatenate([c[1] for c in chunks]) if chunks else np.empty((0, self.dim), np.float32)
+            self.exact = (mark, ids, mat)
+        return self.exact[1], self.exact[2]
+
+
 class Library:
     """One data directory: ``catalog.sqlite`` (the truth) and ``ann-<model>.hnsw`` caches.
 
-    Thread-safe: search may run in one thread while the indexer writes in another.
+    Thread-safe: search may run in one thread while the indexer writes in another. Write
+    methods wait up to ``lock_timeout`` seconds for the writer lock, then raise LibraryBusyError.
     """
 
+    def __init__(self, data_dir: Path, params: IndexParams, lock_timeout: float):
+        self.data_dir = data_dir
+        self.params = params
+        self.catalog = Catalog(data_dir)
+        self.writer_lock = WriterLock(data_dir, lock_timeout)
+        self._guard = threading.RLock()          # model indexes: load, catch up, apply
+        self._indexes: dict[str, _ModelIndex] = {}
+
     @classmethod
-    def open(cls, data_dir=None, params: IndexParams | None = None) -> "Library":
-        """Open (creating if needed). Raises CatalogVersionError, CatalogError."""
-        raise NotImplementedError
+    def open(cls, data_dir=None, params: IndexParams | None = None, *,
+             lock_timeout: float = 10.0) -> "Library":
+        """Open (creating if needed) the library in ``data_dir`` (default: see
+        config.resolve_data_dir). Raises CatalogVersionError, CatalogError."""
+        return cls(resolve_data_dir(data_dir), params or IndexParams(), lock_timeout)
 
-    data_dir: "Path"
+    data_dir: Path
 
-    def close(self) -> None: ...
-    def __enter__(self): return self
-    def __exit__(self, *exc): self.close()
+    def close(self) -> None:
+        """Save vector indexes that changed (if no other process is writing), close the catalog."""
+        try:
+            self.save_indexes()
+        finally:
+            self.catalog.close()
 
-    # folders
-    def add_folder(self, path: str) -> FolderInfo: ...
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- folders -------------------------------------------------------------------------
+    def add_folder(self, path: str) -> FolderInfo:
+        """Add a library folder (absolute path; must exist). A folder inside an existing one is
+        already covered: its parent is returned. A folder containing existing ones absorbs
+        them (their images keep their vectors). Raises ClipcoreError, LibraryBusyError."""
+        path = _norm(path)
+        if not os.path.isdir(path):
+            raise ClipcoreError(f"{path} is not a folder; check the path and try again.")
+        with self.writer_lock.hold():
+            for fid, fpath in self.catalog.folder_rows():
+                if path == fpath or path.startswith(fpath.rstrip(os.sep) + os.sep):
+                    return self._folder_info(fid)
+            with self.catalog.transaction("the library folders") as c:
+                fid = c.execute("INSERT INTO folders (path, added_ns) VALUES (?, ?)",
+                                (fs_key(path), time.time_ns())).lastrowid
+                lo, hi = _under(path)
+                c.execute("UPDATE images SET folder_id = ? WHERE path >= ? AND path < ?", (fid, lo, hi))
+                c.execute("DELETE FROM folders WHERE path >= ? AND path < ?", (lo, hi))
+        return self._folder_info(fid)
+
     def remove_folder(self, path: str) -> None:
-        """Forget the folder and its images (catalog rows, vectors, ANN entries). Never touches files."""
-    def folders(self) -> list[FolderInfo]: ...
+        """Forget the folder and its images (catalog rows, vectors, ANN entries). Never touches
+        files. Raises ClipcoreError for a folder that is not in the library, LibraryBusyError."""
+        path = _norm(path)
+        fid = self.folder_id(path)
+        if fid is None:
+            raise ClipcoreError(f"{path} is not a library folder; nothing was removed.")
+        with self.writer_lock.hold():
+            with self._guard:
+                ids = self.catalog.folder_ids_under(fid)
+                with self.catalog.transaction("the library folders") as c:
+                    c.execute("DELETE FROM folders WHERE id = ?", (fid,))
+                    generation = Catalog.bump_generation(c)
+                self._after_commit(generation, removed=ids)
+            self.save_indexes()
 
-    # the model the library is indexed with (persisted; search/similar default to it)
-    def model_spec(self) -> ModelSpec | None: ...
-    def set_model_spec(self, spec: ModelSpec) -> None: ...
+    def folder_id(self, path: str) -> int | None:
+        row = self.catalog.conn().execute("SELECT id FROM folders WHERE path = ?",
+                                          (fs_key(_norm(path)),)).fetchone()
+        return row[0] if row else None
 
-    # reads
+    def folders(self) -> list[FolderInfo]:
+        """Library folders, sorted by path, with counts for the library's current model."""
+        return [self._folder_info(fid) for fid, _ in self.catalog.folder_rows()]
+
+    def _folder_info(self, fid: int) -> FolderInfo:
+        mid = self._model_id(None)
+        row = self.catalog.conn().execute(
+            """SELECT f.path, count(i.id), coalesce(sum(i.status = 'skipped'), 0),
+                      (SELECT count(*) FROM vectors v JOIN images j ON j.id = v.image_id
+                        WHERE j.folder_id = f.id AND v.model_id = ?)
+                 FROM folders f LEFT JOIN images i ON i.folder_id = f.id
+                WHERE f.id = ? GROUP BY f.id""", (mid if mid is not None else -1, fid)).fetchone()
+        return FolderInfo(fid, os.fsdecode(row[0]), row[1], row[3], row[2])
+
+    # -- the library's model -------------------------------------------------------------
+    def model_spec(self) -> ModelSpec | None:
+        """The spec the library is indexed with (search and similar default to it), or None."""
+        raw = self.catalog.get_setting("model_spec")
+        return ModelSpec(**json.loads(raw)) if raw else None
+
+    def model_identity(self) -> str | None:
+        """The identity of the library's model as recorded when it was set (no file reads)."""
+        return self.catalog.get_setting("model_identity")
+
+    def set_model_spec(self, spec: ModelSpec) -> None:
+        with self.writer_lock.hold():
+            with self.catalog.transaction("the library's model") as c:
+                for key, value in (("model_spec", json.dumps(dataclasses.asdict(spec))),
+                                   ("model_identity", spec.identity())):
+                    c.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
+                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def _model_id(self, identity: str | None) -> int | None:
+        identity = identity or self.model_identity()
+        return self.catalog.model_id(identity) if identity else None
+
+    # -- reads -----------------------------------------------------------------------------
     def count(self, model_identity: str | None = None) -> int:
         """Number of images with a vector for that model (default: the library's model)."""
+        mid = self._model_id(model_identity)
+        return self.catalog.count_vectors(mid) if mid is not None else 0
+
     def images(self, ids) -> list[ImageRow]:
         """Rows for ids, same order, silently dropping ids that are gone/deleted."""
-    def find_image(self, path: str) -> ImageRow | None: ...
+        ids = [int(i) for i in ids]
+        found = self.catalog.images_by_ids(ids)
+        return [ImageRow(*found[i]) for i in ids if i in found]
+
+    def find_image(self, path: str) -> ImageRow | None:
+        rows = self.catalog.image_rows("path = ?", (fs_key(_norm(path)),))
+        return ImageRow(*rows[0]) if rows else None
+
     def vector(self, image_id: int, model_identity: str) -> np.ndarray | None:
         """(D,) float32, L2-normalised, or None."""
-    def skipped(self) -> list[ImageRow]: ...
+        mid = self._model_id(model_identity)
+        return self.catalog.vector(int(image_id), mid) if mid is not None else None
+
+    def skipped(self) -> list[ImageRow]:
+        """Images that could not be indexed, with their reason, sorted by path."""
+        return sorted((ImageRow(*r) for r in self.catalog.image_rows("status = 'skipped'")),
+                      key=lambda r: r.path)
 
     def nearest(self, query: np.ndarray, model_identity: str, k: int,
                 folder: str | None = None) -> list[tuple[int, float]]:
-        """query (D,) float32 L2-normalised -> [(image_id, cosine)] best first; exact search for
-        small libraries, HNSW otherwise; never returns deleted images."""
-        raise NotImplementedError
+        """query (D,) float32 L2-normalised -> [(image_id, cosine)] best first, at most k.
+
+        Exact search (one matrix product) below ``params.exact_below`` vectors, HNSW otherwise;
+        never returns deleted images. ``folder`` restricts to images under that folder (a
+        library folder or any folder inside one). Returns [] for a model with no vectors.
+        """
+        mi = self._model_index(model_identity)
+        if mi is None or k <= 0:
+            return []
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        with self._guard:
+            hnsw = mi.ensure()
+            exact = mi.exact_matrix() if hnsw.live < self.params.exact_below else None
+        allowed = self._ids_under(folder) if folder is not None else None
+        if exact is not None:
+            ids, mat = exact
+            if allowed is not None:
+                keep = np.isin(ids, allowed)
+                ids, mat = ids[keep], mat[keep]
+            found = exact_knn(mat, ids, query, k)
+        elif allowed is not None and len(allowed) < self.params.exact_below:
+            parts = list(self.catalog.iter_vectors(mi.model_id, image_ids=allowed))
+            ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+            mat = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, mi.dim), np.float32)
+            found = exact_knn(mat, ids, query, k)
+        else:
+            found = hnsw.search(query, k, None if allowed is None else set(allowed.tolist()))
+        return [(int(i), float(s)) for i, s in zip(*found)]
+
+    def _ids_under(self, folder: str) -> np.ndarray:
+        lo, hi = _under(_norm(folder))
+        rows = self.catalog.conn().execute("SELECT id FROM images WHERE path >= ? AND path < ?", (lo, hi))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def _model_index(self, identity: str | None) -> _ModelIndex | None:
+        identity = identity or self.model_identity()
+        if identity is None:
+            return None
+        with self._guard:
+            mi = self._indexes.get(identity)
+            if mi is None:
+                mid, dim = self.catalog.model_id(identity), self.catalog.model_dim(identity)
+                if mid is None:
+                    return None
+                mi = self._indexes[identity] = _ModelIndex(self, identity, mid, dim)
+            return mi
+
+    # -- writes (the indexer) ----------------------------------------------------------------
+    def folder_state(self, folder_id: int, model_identity: str) -> dict[str, tuple]:
+        """path -> (id, size, mtime_ns, status, content_hash, has_vector) for every image row
+        of the folder; has_vector refers to ``model_identity``. One SELECT (the indexer's diff)."""
+        mid = self.catalog.model_id(model_identity) or -1
+        rows = self.catalog.conn().execute(
+            """SELECT i.path, i.id, i.size, i.mtime_ns, i.status, i.content_hash,
+                      v.image_id IS NOT NULL
+                 FROM images i LEFT JOIN vectors v ON v.image_id = i.id AND v.model_id = ?
+                WHERE i.folder_id = ?""", (mid, folder_id))
+        return {os.fsdecode(r[0]): r[1:] for r in rows}
+
+    def missing_vectors(self, model_identity: str) -> int:
+        """Images with status ok in any folder that have no vector for ``model_identity``."""
+        mid = self.catalog.model_id(model_identity) or -1
+        return self.catalog.conn().execute(
+            """SELECT count(*) FROM images i WHERE i.status = 'ok' AND NOT EXISTS
+                 (SELECT 1 FROM vectors v WHERE v.image_id = i.id AND v.model_id = ?)""",
+            (mid,)).fetchone()[0]
+
+    def apply(self, changes: Changes, spec: ModelSpec | None = None, dim: int | None = None,
+              save: bool = False) -> None:
+        """Write ``changes`` in one catalog transaction, then bring the loaded vector indexes
+        up to date and save the changed ones (when ``save``, or when the last save was quick
+        compared with the time since: saving is adaptive so a 1M-image index is not rewritten
+        every few seconds; the catalog is the truth and a stale index catches up on open).
+        ``spec``/``dim`` name the model of ``changes.indexed`` vectors.
+        Raises DiskFullError (nothing of this batch is kept), LibraryBusyError, CatalogError."""
+        if not len(changes):
+            return
+        with self.writer_lock.hold():
+            with self._guard:
+                self._commit(changes, spec, dim)
+            self.save_indexes(force=save)
+
+    def _commit(self, changes: Changes, spec: ModelSpec | None, dim: int | None) -> None:
+        cat = self.catalog
+        with cat.transaction("the indexed images") as c:
+            generation = Catalog.bump_generation(c)
+            removed = list(changes.removed)
+            if changes.removed:
+                c.executemany("DELETE FROM images WHERE id = ?", [(i,) for i in changes.removed])
+            c.executemany("UPDATE images SET path = ?, folder_id = ?, size = ?, mtime_ns = ? WHERE id = ?",
+                          [(fs_key(m.path), m.folder_id, m.size, m.mtime_ns, m.image_id)
+                           for m in changes.moved])
+            for s in changes.skipped:
+                image_id = _upsert_image(c, s.path, s.folder_id, s.size, s.mtime_ns, "skipped",
+                                         reason=s.reason)
+                if c.execute("DELETE FROM vectors WHERE image_id = ?", (image_id,)).rowcount:
+                    removed.append(image_id)
+            added_ids = []
+            if changes.indexed:
+                model_id = Catalog.ensure_model(c, spec, dim)
+                for im in changes.indexed:
+                    image_id = _upsert_image(c, im.path, im.folder_id, im.size, im.mtime_ns, "ok",
+                                             content_hash=im.content_hash, width=im.width,
+                                             height=im.height, date_taken=im.date_taken)
+                    c.execute("INSERT OR REPLACE INTO vectors (image_id, model_id, seq, vector) "
+                              "VALUES (?, ?, ?, ?)",
+                              (image_id, model_id, generation,
+                               np.asarray(im.vector, dtype="<f4").tobytes()))
+                    added_ids.append(image_id)
+        added = None
+        if changes.indexed:
+            mi = self._model_index(spec.identity())
+            added = (mi, np.asarray(added_ids, np.int64),
+                     np.stack([np.asarray(im.vector, np.float32) for im in changes.indexed]))
+        self._after_commit(generation, removed=np.asarray(removed, np.int64), added=added)
+
+    def _after_commit(self, generation: int, removed: np.ndarray, added=None) -> None:
+        """Apply a just-committed transaction to the loaded indexes that were current before
+        it; the others catch up from the catalog on their next use. Caller holds _guard."""
+        if added is not None and added[0].hnsw is None:   # load or build, then catch up
+            added[0].ensure(new=self.catalog.count_vectors(added[0].model_id) == len(added[1]))
+        for mi in self._indexes.values():
+            hnsw = mi.hnsw
+            if hnsw is None or hnsw.watermark != generation - 1:
+                continue
+            hnsw.remove(removed)
+            if added is not None and added[0] is mi:
+                hnsw.add(added[1], added[2])
+            hnsw.live = self.catalog.count_vectors(mi.model_id)
+            hnsw.watermark, mi.dirty = generation, True
+
+    def save_indexes(self, force: bool = True) -> None:
+        """Save every loaded vector index that changed. Runs outside _guard: a save only
+        reads the index (searches go on meanwhile), adds wait for it."""
+        with self._guard:
+            indexes = list(self._indexes.values())
+        for mi in indexes:
+            self._save_if_writer(mi, force=force)
+
+    def _save_if_writer(self, mi: _ModelIndex, force: bool = False) -> None:
+        """Save ``mi`` if dirty and this process can take the writer lock without waiting.
+        Unless ``force``, only when the last save took < 10% of the time since it."""
+        if not mi.dirty or mi.hnsw is None:
+            return
+        if not force and mi.save_seconds * 10 > time.monotonic() - mi.saved_at:
+            return
+        try:
+            with self.writer_lock.hold(timeout=0):
+                start = time.monotonic()
+                mi.hnsw.save(*mi.paths, mi._expect)
+                mi.saved_at = time.monotonic()
+                mi.save_seconds, mi.dirty = mi.saved_at - start, False
+        except LibraryBusyError:
+            pass  # another process writes this library; it keeps the file current
+
+
+def _upsert_image(c, path, folder_id, size, mtime_ns, status, reason=None, content_hash=None,
+                  width=None, height=None, date_taken=None) -> int:
+    key = fs_key(path)
+    c.execute(
+        """INSERT INTO images (folder_id, path, size, mtime_ns, content_hash, width, height,
+                               date_taken, status, skip_reason)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(path) DO UPDATE SET folder_id = excluded.folder_id, size = excluded.size,
+               mtime_ns = excluded.mtime_ns, content_hash = excluded.content_hash,
+               width = excluded.width, height = excluded.height, date_taken = excluded.date_taken,
+               status = excluded.status, skip_reason = excluded.skip_reason""",
+        (folder_id, key, size, mtime_ns, content_hash, width, height, date_taken, status, reason))
+    return c.execute("SELECT id FROM images WHERE path = ?", (key,)).fetchone()[0]
