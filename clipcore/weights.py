@@ -129,7 +129,8 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
     parsed here so a broken file fails now). ``.pt`` / ``.pth`` / ``.bin`` files are unpickled
     with ``torch.load(weights_only=True, mmap=True)``: torch's restricted unpickler, which
     refuses every global outside its tensor allow-list before calling it, so the file's code
-    never runs; ``mmap`` keeps this pass from reading the tensor data itself.
+    never runs (a refused global -> UnsafeCheckpointError, any other refusal -> the file is
+    not a weights file); ``mmap`` keeps this pass from reading the tensor data itself.
 
     Returns the resolved path. Raises WeightsMissingError (no such file), UnsafeCheckpointError
     (the pickle needs code), ModelNotFoundError (unknown suffix or unreadable file).
@@ -153,6 +154,10 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
         try:
             obj = torch.load(p, map_location="cpu", weights_only=True, mmap=_is_zip(p))
         except pickle.UnpicklingError as exc:
+            if "global" not in str(exc).lower():  # e.g. "Unsupported operand": not a torch file
+                raise ModelNotFoundError(
+                    f"The checkpoint {p} is not a PyTorch weights file clipdesk can read (it was "
+                    "refused unread); re-download it or export it as .safetensors.") from None
             raise UnsafeCheckpointError(
                 f"The checkpoint {p} contains pickled code, which clipdesk never runs; "
                 "convert it to .safetensors in a trusted environment and load that instead."
