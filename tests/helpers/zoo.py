@@ -28,7 +28,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, features
 
 __all__ = [
     "make_zoo",
@@ -40,6 +40,7 @@ __all__ = [
     "corner_colours",
     "upright_test_image",
     "can_be_unreadable",
+    "png_declaring",
 ]
 
 UPRIGHT_SIZE = (96, 64)  # (width, height) px of the upright orientation test picture
@@ -53,6 +54,7 @@ DECODE_OK = frozenset(
      "good_jpeg", "good_mpo", "good_png_alpha", "good_webp", "good_tiff", "good_bmp", "good_heic",
      "upper_case_ext"}
     | {f"orientation_{o}" for o in ORIENTATIONS}
+    | ({"good_avif"} if features.check("avif") else set())
 )
 
 DECODE_FAILS = {
@@ -127,7 +129,7 @@ def make_zoo(root: Path) -> dict[str, str]:
     path("truncated_jpeg", "bad/truncated.jpg").write_bytes(full.getvalue()[: len(full.getvalue()) // 2])
     path("empty_jpg", "bad/empty.jpg").write_bytes(b"")
     path("text_as_jpg", "bad/notes.jpg").write_text("this is a text file, not a photo\n")
-    path("bomb_png", "bad/bomb.png").write_bytes(_png_declaring(50_000, 50_000))
+    path("bomb_png", "bad/bomb.png").write_bytes(png_declaring(50_000, 50_000))
     unreadable = path("unreadable", "bad/unreadable.jpg")
     photo.save(unreadable, "JPEG")
     os.chmod(unreadable, 0)
@@ -174,10 +176,12 @@ def make_zoo(root: Path) -> dict[str, str]:
     photo.save(path("good_webp", "good/photo.webp"), "WEBP")
     photo.save(path("good_tiff", "good/photo.tiff"), "TIFF")
     photo.save(path("good_bmp", "good/photo.bmp"), "BMP")
-    import pillow_heif  # noqa: F401  (registers the HEIF writer too)
+    import pillow_heif
 
-    pillow_heif.register_heif_opener()
+    pillow_heif.register_heif_opener()   # (also registers the HEIF writer)
     photo.save(path("good_heic", "good/photo.heic"), "HEIF")
+    if "good_avif" in DECODE_OK:
+        photo.save(path("good_avif", "good/photo.avif"), "AVIF")
 
     # --- links ------------------------------------------------------------------------
     broken = path("broken_symlink", "links/broken.jpg")
@@ -231,7 +235,7 @@ def _corrupt_exif_orientation_6() -> bytes:
     return b"Exif\x00\x00" + tiff + struct.pack("<ii", 1, 0)
 
 
-def _png_declaring(width: int, height: int) -> bytes:
+def png_declaring(width: int, height: int) -> bytes:
     """A tiny, valid-looking PNG whose header declares width x height RGB pixels."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(
@@ -244,8 +248,9 @@ def _png_declaring(width: int, height: int) -> bytes:
 
 def _sixteen_bit() -> Image.Image:
     """16-bit greyscale: left half 16384 (-> 64 in 8 bits), right half 49152 (-> 191)."""
-    img = Image.new("I;16", (64, 32), 16384)
-    img.paste(49152, (32, 0, 64, 32))
+    samples = [[16384] * 32 + [49152] * 32] * 32
+    img = Image.new("I;16", (64, 32))
+    img.putdata([v for row in samples for v in row])
     return img
 
 
