@@ -118,6 +118,8 @@ def scan_folder(root: str, exclude: Iterable[str] = ()) -> Iterator[FileEntry | 
             is_link = False
             try:
                 is_link = entry.is_symlink()
+                if not (is_link or _is_image_name(entry.name) or entry.is_dir()):
+                    continue  # (is_symlink / is_dir come free with the listing on most OSes)
                 st = entry.stat(follow_symlinks=True)
             except FileNotFoundError:
                 if is_link:  # the target is missing (a file that vanished is just gone)
@@ -181,7 +183,8 @@ def _key(st: os.stat_result) -> tuple[int, int]:
 
 
 def _is_image_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+    _, dot, ext = name.rpartition(".")
+    return bool(dot) and "." + ext.lower() in IMAGE_EXTENSIONS
 
 
 def _reason(exc: OSError) -> str:
