@@ -41,7 +41,7 @@ def create_window(settings_store: QSettings | None = None, *, data_dir=None, cac
     library = Library.open(data_dir)
     cache = ThumbnailCache(cache_dir)
     controller = Controller(library, settings, resolve_spec=resolve_spec or default_spec_resolver,
-                            thumbnails=cache.store)
+                            thumbnails=cache.store, index_options={"thumb_size": cache.side})
     window = MainWindow(controller, ThumbnailLoader(cache), store)
     controller.setParent(window)
     controller.start()

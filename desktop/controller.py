@@ -6,8 +6,8 @@ which model) and turns the answers into signals. The window only talks to this o
 Models: the *active* model is the one the library's vectors were made with; every search uses
 it. When the settings ask for another model, that one becomes *pending*: it is loaded and the
 library re-indexed with it in the background while searches keep using the active model's
-vectors; when the re-index completes, the library's model is switched and the pending model
-becomes active. A cancelled or interrupted re-index resumes at the next start.
+vectors; when the re-index completes, the indexer switches the library's model and the
+pending model becomes active here. A cancelled or interrupted re-index resumes at the next start.
 """
 
 from __future__ import annotations
@@ -72,6 +72,10 @@ class Controller(QObject):
     ``indexing_finished(IndexSummary | None)``; ``results_ready(list[Hit], SearchRequest)``;
     ``search_failed(message)``; ``message(text)`` for non-blocking notices;
     ``skipped_ready(list[ImageRow])``; ``shutdown_done()`` once every worker has stopped.
+
+    ``resolve_spec(AppSettings) -> ModelSpec`` chooses the model (tests inject a tiny one);
+    ``thumbnails`` is the indexer's thumbnail callback; ``index_options`` are extra keyword
+    arguments for ``index_folders`` (e.g. ``batch_size``).
     """
 
     model_state = Signal(str, str)
@@ -88,8 +92,10 @@ class Controller(QObject):
 
     def __init__(self, library, settings: AppSettings, *,
                  resolve_spec: Callable[[AppSettings], object] = default_spec_resolver,
-                 thumbnails: Callable | None = None, parent: QObject | None = None):
+                 thumbnails: Callable | None = None, index_options: dict | None = None,
+                 parent: QObject | None = None):
         super().__init__(parent)
+        self.index_options = dict(index_options or {})
         self.library = library
         self.settings = settings
         self.resolve_spec = resolve_spec
@@ -129,9 +135,7 @@ class Controller(QObject):
             self._pending = _Model(ModelLoader(wanted))
             self.message.emit(f"Re-indexing with the model {_spec_label(wanted)}; search uses "
                               "the previous model until it is done.")
-        if stored is None:
-            self.pool.run(self.library.set_model_spec, active_spec, on_error=self._report)
-        if folders:
+        if folders or self._index_queue:
             self.index()
 
     def _activate(self, model: _Model) -> None:
@@ -201,7 +205,10 @@ class Controller(QObject):
         While a run is going, the folders are queued for the next run. A pending model always
         re-indexes every folder, so it can become active when the run completes.
         """
-        if self._closing or self.target_model is None:
+        if self._closing:
+            return
+        if self.target_model is None:   # not started yet (or no model): run once it is
+            self._index_queue += [p for p in folders or [] if p not in self._index_queue]
             return
         every = [f.path for f in self.folders]
         if folders is None:
@@ -219,7 +226,8 @@ class Controller(QObject):
             return
         worker = IndexWorker(self.library, wanted, self.target_model.loader,
                              thumbnails=self.thumbnails, exclude=tuple(self.settings.exclude),
-                             count_model=self._active.loader.spec.identity(), parent=self)
+                             count_model=self._active.loader.spec.identity(),
+                             options=self.index_options, parent=self)
         worker.progress.connect(self.index_progress)
         worker.folders.connect(self._set_folders)
         worker.failed.connect(self.message)
@@ -243,8 +251,7 @@ class Controller(QObject):
         pending = self._pending
         if (completed and not self._closing and pending is not None
                 and worker.model is pending.loader):
-            self._pending = None
-            self.pool.run(self.library.set_model_spec, pending.loader.spec, on_error=self._report)
+            self._pending = None   # the indexer has switched the library's model
             self._activate(pending)
             self._refresh_folders()
         self.indexing_finished.emit(summary)

@@ -18,6 +18,7 @@ Every pool and thread is registered so :func:`running_work` can prove none are l
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 import traceback
@@ -153,10 +154,12 @@ class IndexWorker(QThread):
     """Runs ``index_folders(library, folders, spec, encoder=..., cancel=...)`` in its own thread.
 
     Signals: ``progress(ProgressEvent)`` at most every ``min_interval`` seconds (plus phase
-    changes and the final event); ``folders(list[FolderInfo], int indexed_count)`` after
-    each commit and at the end (the count is for ``count_model``, the searchable model), read in this thread so the GUI never waits on the catalog;
-    ``done(IndexSummary | None)`` (None after an error); ``failed(str)`` with a user message.
-    ``cancel()`` sets the event; the indexer stops after the current batch, committed.
+    changes and the final event); ``folders(list[FolderInfo], indexed_count)`` after each
+    commit and at the end, read in this thread so the GUI never waits on the catalog (the
+    count is for ``count_model``, the model searches use); ``done(IndexSummary | None)``
+    (None after an error); ``failed(str)`` with a user message. ``cancel()`` sets the event;
+    the indexer stops after the current batch, committed. ``options`` are passed on to
+    ``index_folders`` (e.g. ``batch_size``).
     """
 
     progress = Signal(object)
@@ -166,12 +169,14 @@ class IndexWorker(QThread):
 
     def __init__(self, library, folders: list[str], model: ModelLoader, *,
                  thumbnails: Callable | None = None, exclude: tuple[str, ...] = (),
-                 count_model: str | None = None, min_interval: float = 0.1,
+                 count_model: str | None = None, options: dict | None = None,
+                 min_interval: float = 0.1,
                  parent: QObject | None = None):
         super().__init__(parent)
         self.library, self.folder_paths, self.model = library, list(folders), model
         self.thumbnails, self.exclude, self.min_interval = thumbnails, tuple(exclude), min_interval
         self.count_model = count_model or model.spec.identity()
+        self.options = dict(options or {})
         self.cancel_event = threading.Event()
         self.summary = None
         _THREADS.add(self)
@@ -186,7 +191,12 @@ class IndexWorker(QThread):
         from clipcore.indexer import index_folders
 
         try:
-            kwargs = {"exclude": self.exclude} if self.exclude else {}
+            kwargs = dict(self.options)
+            if self.exclude and "exclude" in inspect.signature(index_folders).parameters:
+                kwargs["exclude"] = self.exclude
+            elif self.exclude:
+                self.failed.emit("This version of clipcore cannot exclude folders yet; the "
+                                 "excluded folders are indexed too.")
             events = index_folders(self.library, self.folder_paths, self.model.spec,
                                    encoder=self.model.get(), cancel=self.cancel_event,
                                    thumbnails=self.thumbnails, **kwargs)

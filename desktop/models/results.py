@@ -102,6 +102,10 @@ class ResultsModel(QAbstractListModel):
     def hit(self, row: int):
         return self._shown[row]
 
+    def has_thumbnail(self, path: str) -> bool:
+        """True once the photo's thumbnail (not the placeholder) is shown."""
+        return path in self._pixmaps
+
     def set_thumbnail(self, path: str, image: QImage | None) -> None:
         """Receive a loaded thumbnail (None: it cannot be shown)."""
         if image is None:
