@@ -125,8 +125,8 @@ def decode_image(source, min_side: int | None = 224, thumb_size: int | None = No
     ``thumb_size`` (px): also return a thumbnail whose longest side is <= this.
 
     The file is read into memory once and decoded from that snapshot, so a file being rewritten
-    cannot give a mix of two versions. EXIF orientation 1-8 is applied (corrupt EXIF: decoded
-    unrotated). Transparent pixels are composited onto white; CMYK, 16-bit, greyscale, bilevel
+    cannot give a mix of two versions. EXIF orientation 1-8 is applied (read robustly: other
+    corrupt EXIF entries do not matter; an unreadable orientation leaves the image unrotated). Transparent pixels are composited onto white; CMYK, 16-bit, greyscale, bilevel
     and float images become correct 8-bit RGB.
 
     Raises ImageError(reason, path) for any problem with the file; never anything else.
@@ -150,8 +150,9 @@ def decode_image(source, min_side: int | None = 224, thumb_size: int | None = No
 def make_thumbnail(image, size: int) -> "Image.Image":
     """RGB copy of ``image`` whose longest side is <= ``size`` px, aspect ratio kept.
 
-    ``image``: a PIL image (any mode; converted as in decode_image), or any ``source`` that
-    decode_image accepts, which is then decoded (JPEG draft mode) just for the thumbnail.
+    ``image``: an upright PIL image (any mode; converted as in decode_image), or any
+    ``source`` that decode_image accepts, which is then decoded (draft mode, EXIF orientation)
+    just for the thumbnail.
     Resampling: Image.thumbnail with LANCZOS after an integer box reduce (reducing_gap=3.0,
     which keeps the result indistinguishable from plain LANCZOS per Pillow's docs).
     Raises ImageError.
@@ -167,14 +168,11 @@ def make_thumbnail(image, size: int) -> "Image.Image":
 
 def _decode(source, path: str | None, min_side: int, thumb_size: int | None) -> DecodedImage:
     target = max(min_side, thumb_size or 0)
-    if isinstance(source, Image.Image):
-        img = source
-        _check_pixels(img.size)
-    else:
-        img = _open(_read_bytes(source, path))
+    img = source if isinstance(source, Image.Image) else _open(_read_bytes(source, path))
+    _check_pixels(img.size)
     full_size = img.size
-    if target and img.format in ("JPEG", "MPO"):
-        img.draft("RGB", (target, target))  # DCT scale 1/1..1/8 keeping both sides >= target
+    if target and img is not source and img.format in ("JPEG", "MPO"):
+        img.draft("RGB", (target, target))  # DCT scale 1/1..1/8, both sides >= target
     try:
         img.load()
     except OSError as exc:
@@ -228,12 +226,13 @@ def _read_file(path: str) -> bytes:
         raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
             raise ImageError("not a regular file")
-        with open(fd, "rb") as fh:
+        with open(fd, "rb", closefd=False) as fh:
             return fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
 
 
 def _open(data: bytes) -> Image.Image:
@@ -246,7 +245,6 @@ def _open(data: bytes) -> Image.Image:
         # Pillow's message: "Image size (2500000000 pixels) exceeds limit of ..."
         pixels = next((int(w) for w in str(exc).replace("(", " ").split() if w.isdigit()), 0)
         raise ImageError(_too_large(pixels)) from exc
-    _check_pixels(img.size)
     return img
 
 

@@ -121,12 +121,14 @@ def scan_folder(root: str, exclude: Iterable[str] = ()) -> Iterator[FileEntry | 
                 if not (is_link or _is_image_name(entry.name) or entry.is_dir()):
                     continue  # (is_symlink / is_dir come free with the listing on most OSes)
                 st = entry.stat(follow_symlinks=True)
+            # Problems with links named like other files ("notes.txt") concern nobody.
             except FileNotFoundError:
-                if is_link:  # the target is missing (a file that vanished is just gone)
+                if is_link and _may_hold_photos(entry.name):
                     yield ScanProblem(entry.path, "broken symlink")
-                continue
-            except OSError as exc:  # ELOOP: a link to itself; EACCES; I/O errors
-                yield ScanProblem(entry.path, _reason(exc))
+                continue  # (a file that vanished since the listing is simply gone)
+            except OSError as exc:  # ELOOP (a link to itself), EACCES, I/O errors
+                if _may_hold_photos(entry.name):
+                    yield ScanProblem(entry.path, _reason(exc))
                 continue
             if stat.S_ISDIR(st.st_mode):
                 key = _key(st)
@@ -185,6 +187,11 @@ def _key(st: os.stat_result) -> tuple[int, int]:
 def _is_image_name(name: str) -> bool:
     _, dot, ext = name.rpartition(".")
     return bool(dot) and "." + ext.lower() in IMAGE_EXTENSIONS
+
+
+def _may_hold_photos(name: str) -> bool:
+    """An image name, or a name without an extension (perhaps a folder)."""
+    return _is_image_name(name) or "." not in name
 
 
 def _reason(exc: OSError) -> str:

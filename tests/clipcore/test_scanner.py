@@ -95,6 +95,8 @@ def test_self_referencing_links_terminate(tmp_path):
     touch(tmp_path / "a" / "p.jpg")
     os.symlink(tmp_path, tmp_path / "a" / "root")       # back to an ancestor
     os.symlink("self.jpg", tmp_path / "self.jpg")       # a link to itself
+    os.symlink("loop.txt", tmp_path / "loop.txt")       # not a photo: nobody's concern
+    os.symlink("missing", tmp_path / "gone.txt")
     files, problems = split(list(scan_folder(str(tmp_path))))
     assert [f.path for f in files] == [str(tmp_path / "a" / "p.jpg")]
     assert problems == {str(tmp_path / "a" / "root"): "symlink loop",
