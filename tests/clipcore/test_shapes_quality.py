@@ -1,0 +1,74 @@
+"""Search quality end to end with the shipped shapes model: draw a fresh held-out library,
+index it with the real indexer, and query it through the public Searcher."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clipcore.encoder import Encoder
+from clipcore.indexer import index_folders
+from clipcore.library import Library
+from clipcore.presets import resolve_model_spec
+from clipcore.search import Searcher
+from tools.shapes import BACKGROUNDS, CLASSES, COLOURS, draw_shape, random_size, write_labelled_folder
+
+PER_CLASS = 12   # > 10, so precision@10 can be perfect without every image being in the top 10
+
+
+def label(hit) -> tuple[str, str]:
+    """(colour, shape) from a file name written by write_labelled_folder: red-circle-003.png."""
+    colour, shape, _ = Path(hit.path).name.split("-")
+    return colour, shape
+
+
+@pytest.fixture(scope="module")
+def searcher(tmp_path_factory):
+    photos = tmp_path_factory.mktemp("shapes-photos")
+    drawings = write_labelled_folder(photos, np.random.default_rng(2024), PER_CLASS,
+                                     max_side=512, large=1, jpeg_probability=0.5)
+    assert {d.background for d in drawings} == set(BACKGROUNDS)
+    assert {d.format for d in drawings} == {"PNG", "JPEG"}
+
+    encoder = Encoder.load(resolve_model_spec("shapes", device="cpu"))
+    library = Library.open(tmp_path_factory.mktemp("shapes-data"))
+    events = list(index_folders(library, [str(photos)], encoder.spec, encoder=encoder))
+    summary = events[-1].summary
+    assert (summary.new, summary.skipped) == (len(drawings), 0)
+    yield Searcher(library, encoder)
+    library.close()
+
+
+def precision_at_10(hits, wanted) -> float:
+    assert len(hits) == 10
+    return float(np.mean([wanted(label(h)) for h in hits]))
+
+
+def test_text_queries_find_each_class(searcher):
+    precision = [precision_at_10(searcher.search(f"a {c} {s}", k=10), lambda l, c=c, s=s: l == (c, s))
+                 for c, s in CLASSES]
+    assert np.mean(precision) >= 0.9, dict(zip(CLASSES, precision))
+
+
+def test_image_queries_find_the_same_class(searcher):
+    rng = np.random.default_rng(2025)
+    precision = []
+    for n, (c, s) in enumerate(CLASSES):
+        query = draw_shape(rng, c, s, random_size(rng, 64, 512), BACKGROUNDS[n % len(BACKGROUNDS)])
+        precision.append(precision_at_10(searcher.search(image=query, k=10), lambda l, c=c, s=s: l == (c, s)))
+    assert np.mean(precision) >= 0.9, dict(zip(CLASSES, precision))
+
+
+def test_colour_only_queries_return_that_colour(searcher):
+    precision = [precision_at_10(searcher.search(c, k=10), lambda l, c=c: l[0] == c) for c in COLOURS]
+    assert np.mean(precision) >= 0.9, dict(zip(COLOURS, precision))
+
+
+def test_negative_terms_push_a_colour_down(searcher):
+    for colour in COLOURS:
+        with_colour = searcher.search(f"{colour} circle", k=10)
+        without = searcher.search(f"{colour} circle - {colour}", k=10)
+        count = lambda hits: sum(label(h)[0] == colour for h in hits)   # noqa: E731
+        assert count(without) < count(with_colour), colour
