@@ -26,6 +26,7 @@ import weakref
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
+from shiboken6 import isValid
 
 from clipcore.errors import ClipcoreError
 
@@ -220,8 +221,8 @@ class IndexWorker(QThread):
 def running_work() -> list[str]:
     """Descriptions of pools with active threads and QThreads still running (for tests)."""
     found = [f"pool {p!r}: {p.activeThreadCount()} active" for p in list(_POOLS)
-             if p.activeThreadCount() > 0]
-    found += [f"thread {t!r}" for t in list(_THREADS) if t.isRunning()]
+             if isValid(p) and p.activeThreadCount() > 0]
+    found += [f"thread {t!r}" for t in list(_THREADS) if isValid(t) and t.isRunning()]
     if QThreadPool.globalInstance().activeThreadCount() > 0:
         found.append("global QThreadPool")
     return found
