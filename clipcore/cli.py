@@ -187,7 +187,7 @@ def _cmd_index(args) -> int:
     with _open_library(args) as library:
         spec = _model_spec(args, library, indexed=False)
         cancel = threading.Event()
-        bar = summary = None
+        bar = summary = last = None
         with _cancel_on_sigint(cancel):
             events = index_folders(library, folders, spec, cancel=cancel,
                                    batch_size=getattr(args, "batch_size", None))
@@ -199,12 +199,21 @@ def _cmd_index(args) -> int:
                         bar = tqdm(total=event.total, unit="img", desc="Indexing",
                                    file=sys.stderr, dynamic_ncols=True)
                     bar.update(event.done - bar.n)
+                    last = event
                 elif event.phase == "done":
                     summary = event.summary
         if bar is not None:
             bar.close()
-    _print_summary(summary, args.folders)
-    return EXIT_CANCELLED if summary.cancelled else EXIT_OK
+    if summary.cancelled:
+        processed = f"after {last.done} of {last.total} images" if last else "during the scan"
+        again = " ".join(["clipcore index", *args.folders] + [
+            f"--{k} {getattr(args, k)}" for k in ("model", "pretrained", "checkpoint")
+            if getattr(args, k, None)])
+        print(f"Cancelled {processed} ({summary.seconds:.1f} s); what was indexed is saved. "
+              f"Run '{again}' again to finish.")
+        return EXIT_CANCELLED
+    _print_summary(summary)
+    return EXIT_OK
 
 
 class _cancel_on_sigint:
@@ -231,22 +240,18 @@ class _cancel_on_sigint:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def _print_summary(s, folders: list[str]) -> None:
-    changed_anything = s.new or s.changed or s.moved or s.removed
-    if not changed_anything and not s.skipped and not s.cancelled:
+def _print_summary(s) -> None:
+    """The end-of-run report of a finished (not cancelled) index run."""
+    if not (s.new or s.changed or s.moved or s.removed or s.skipped):
         print(f"Nothing to do: {s.unchanged} photos unchanged ({s.seconds:.1f} s).")
         return
-    print(f"{'Cancelled' if s.cancelled else 'Done'} in {s.seconds:.1f} s "
-          f"({s.images_per_second:.1f} images/s): {s.new} new, {s.changed} changed, "
-          f"{s.moved} moved, {s.removed} removed, {s.unchanged} unchanged, "
+    print(f"Done in {s.seconds:.1f} s ({s.images_per_second:.1f} images/s): {s.new} new, "
+          f"{s.changed} changed, {s.moved} moved, {s.removed} removed, {s.unchanged} unchanged, "
           f"{s.skipped} skipped.")
     for reason, count in sorted(s.skip_reasons.items(), key=lambda kv: -kv[1]):
         print(f"  skipped {count}: {reason}")
     if s.skipped:
         print("  ('clipcore info' lists the skipped files.)")
-    if s.cancelled:
-        again = " ".join(["clipcore", "index", *folders])
-        print(f"What was indexed is saved; run '{again}' again to finish.")
 
 
 def _cmd_search(args) -> int:
