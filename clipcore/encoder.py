@@ -212,8 +212,13 @@ def _build_from_config(spec: ModelSpec):
     with tempfile.TemporaryDirectory(prefix="clipdesk-model-") as tmp:
         Path(tmp, "open_clip_config.json").write_text(
             json.dumps({"model_cfg": model_cfg, "preprocess_cfg": preprocess_cfg}), encoding="utf-8")
-        model = open_clip.create_model(f"local-dir:{tmp}", pretrained_text=False)
-        tokenizer = open_clip.get_tokenizer(f"local-dir:{tmp}")
+        try:
+            model = open_clip.create_model(f"local-dir:{tmp}", pretrained_text=False)
+            tokenizer = open_clip.get_tokenizer(f"local-dir:{tmp}")
+        except (TypeError, KeyError, ValueError, AssertionError) as exc:
+            raise ModelNotFoundError(f"The model config {spec.name} does not describe a model "
+                                     f"open_clip can build ({type(exc).__name__}: {exc}); "
+                                     "fix the file.") from None
     if spec.checkpoint:
         load_checkpoint_into(model, spec.checkpoint)
     return model, tokenizer, int(model_cfg["embed_dim"])

@@ -268,7 +268,9 @@ def test_malformed_config_file_is_model_not_found(tmp_path):
     broken.write_text("{ not json")
     not_a_model = tmp_path / "other.json"
     not_a_model.write_text(json.dumps({"hello": 1}))
-    for path in (broken, not_a_model):
+    unbuildable = tmp_path / "unbuildable.json"
+    unbuildable.write_text(json.dumps({**TINY, "vision_cfg": {"no_such_option": 3}}))
+    for path in (broken, not_a_model, unbuildable):
         with pytest.raises(ModelNotFoundError, match=path.name):
             Encoder.load(ModelSpec(name=str(path), device="cpu"))
 
