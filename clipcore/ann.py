@@ -15,6 +15,7 @@ reader-writer lock: searches and saves share it, adds/deletes/resizes take it al
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import threading
@@ -24,7 +25,7 @@ from pathlib import Path
 import hnswlib
 import numpy as np
 
-from .catalog import disk_full_error
+from .catalog import _disk_nearly_full as _nearly_full, disk_full_error
 from .config import IndexParams
 
 __all__ = ["HnswIndex", "StaleIndex", "RWLock", "exact_knn", "load_index", "index_paths"]
@@ -179,10 +180,14 @@ class HnswIndex:
         try:
             with self.lock.read():
                 self._index.save_index(str(tmp))
+                expected = self._index.index_file_size()
                 info = dict(meta, format=SIDECAR_FORMAT, dim=self.dim, count=self._index.element_count,
                             live=self.live, watermark=self.watermark, M=self.params.M,
                             ef_construction=self.params.ef_construction)
             info["bytes"], info["crc32"] = _size_crc(tmp)
+            if info["bytes"] != expected:   # hnswlib does not check its writes (full disk)
+                raise OSError(errno.ENOSPC if _nearly_full(tmp.parent) else errno.EIO,
+                              f"hnswlib wrote {info['bytes']} of {expected} bytes")
             _fsync_file(tmp)
             tmp_side.write_text(json.dumps(info))
             _fsync_file(tmp_side)
@@ -193,7 +198,7 @@ class HnswIndex:
             for p in (tmp, tmp_side):
                 with contextlib.suppress(OSError):
                     p.unlink()
-            if isinstance(exc, OSError) and exc.errno == 28 or "No space" in str(exc):
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or _nearly_full(tmp.parent):
                 raise disk_full_error("the vector index") from exc
             raise
 

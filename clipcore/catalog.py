@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -42,6 +43,7 @@ from .errors import CatalogError, CatalogVersionError, DiskFullError, LibraryBus
 __all__ = ["Catalog", "SCHEMA_VERSION", "MIGRATIONS", "fs_key", "fs_path"]
 
 CATALOG_FILE = "catalog.sqlite"
+DISK_FULL_BYTES = 1 << 20   # less free space than this after an I/O error: call it a full disk
 
 # Each entry upgrades the schema from version i to i + 1 (a list of SQL statements).
 MIGRATIONS: list[list[str]] = [
@@ -113,10 +115,18 @@ def _is_busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
+def _disk_nearly_full(folder: Path) -> bool:
+    """SQLite reports a full disk met while growing its -shm/-wal files as "disk I/O error"."""
+    try:
+        return shutil.disk_usage(folder).free < DISK_FULL_BYTES
+    except OSError:
+        return False
+
+
 def disk_full_error(where: str) -> DiskFullError:
     return DiskFullError(
-        f"The disk is full, so {where} could not be saved; nothing already indexed was lost. "
-        "Free some disk space and run the indexing again."
+        f"The disk is full (while writing {where}); nothing already indexed was lost. "
+        "Free some disk space and try again."
     )
 
 
@@ -141,6 +151,8 @@ class Catalog:
 
     # -- connections ---------------------------------------------------------------------
     def _damaged(self, exc: Exception) -> CatalogError:
+        if _is_disk_full(exc) or _disk_nearly_full(self.path.parent):
+            return disk_full_error("the catalog")
         return CatalogError(
             f"The catalog {self.path} cannot be read ({exc}); move it aside to start a new "
             "library, or restore it from a backup."
@@ -148,8 +160,12 @@ class Catalog:
 
     def _refuse_newer_version(self) -> None:
         """Read user_version through a read-only connection: a newer catalog is never written."""
+        # immutable=1 reads without creating -wal/-shm files; with a -wal file present (the
+        # catalog is in use, or a crash left it) its frames matter: plain read-only mode.
+        wal = self.path.with_name(self.path.name + "-wal")
+        mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
         try:
-            ro = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True)
+            ro = sqlite3.connect(f"file:{quote(str(self.path))}?{mode}", uri=True)
             try:
                 version = ro.execute("PRAGMA user_version").fetchone()[0]
             finally:
@@ -227,7 +243,7 @@ class Catalog:
             c.execute("COMMIT")
 
     def _translate(self, exc: Exception, what: str) -> CatalogError:
-        if _is_disk_full(exc):
+        if _is_disk_full(exc) or _disk_nearly_full(self.path.parent):
             return disk_full_error(what)
         if _is_busy(exc):
             return LibraryBusyError(

@@ -332,7 +332,7 @@ def _embed(library: Library, work: list[_Work], spec, encoder, summary: IndexSum
                             p.digest, d.width, d.height, d.date_taken))
                 yield event("encode", (batch[-1] if batch else p).work.entry.path)
                 if len(pending) >= commit_every or time.monotonic() - last_commit >= commit_seconds:
-                    _commit(library, pending, spec, encoder)
+                    library.apply(pending, spec, encoder.dim)
                     pending, last_commit = Changes(), time.monotonic()
                     yield event("commit", None)
                 if _cancelled(cancel):
@@ -340,7 +340,7 @@ def _embed(library: Library, work: list[_Work], spec, encoder, summary: IndexSum
         finally:
             for f in queue:
                 f.cancel()
-    _commit(library, pending, spec, encoder)
+    library.apply(pending, spec, encoder.dim)
     elapsed = time.monotonic() - began
     summary.images_per_second = encoded / elapsed if elapsed > 0 else 0.0
     yield event("commit", None)
@@ -353,8 +353,3 @@ def _uncount(summary: IndexSummary, w: _Work) -> None:
     else:
         summary.changed -= 1
 
-
-def _commit(library: Library, pending: Changes, spec, encoder) -> None:
-    library.apply(pending, spec, encoder.dim)
-    if library.model_identity() is None and pending.indexed:
-        library.set_model_spec(spec)   # a first model: search works while indexing goes on

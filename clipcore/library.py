@@ -282,12 +282,10 @@ class Library:
         return self.catalog.get_setting("model_identity")
 
     def set_model_spec(self, spec: ModelSpec) -> None:
+        """Make ``spec`` the library's model. Raises LibraryBusyError, CatalogError."""
         with self.writer_lock.hold():
             with self.catalog.transaction("the library's model") as c:
-                for key, value in (("model_spec", json.dumps(dataclasses.asdict(spec))),
-                                   ("model_identity", spec.identity())):
-                    c.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
-                              "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+                _write_model(c, spec)
 
     def _model_id(self, identity: str | None) -> int | None:
         identity = identity or self.model_identity()
@@ -421,6 +419,8 @@ class Library:
             added_ids = []
             if changes.indexed:
                 model_id = Catalog.ensure_model(c, spec, dim)
+                if not c.execute("SELECT 1 FROM settings WHERE key = 'model_identity'").fetchone():
+                    _write_model(c, spec)    # a new library adopts the model of its first vectors
                 for im in changes.indexed:
                     image_id = _upsert_image(c, im.path, im.folder_id, im.size, im.mtime_ns, "ok",
                                              content_hash=im.content_hash, width=im.width,
@@ -475,6 +475,13 @@ class Library:
                 mi.save_seconds, mi.dirty = mi.saved_at - start, False
         except LibraryBusyError:
             pass  # another process writes this library; it keeps the file current
+
+
+def _write_model(c, spec: ModelSpec) -> None:
+    for key, value in (("model_spec", json.dumps(dataclasses.asdict(spec))),
+                       ("model_identity", spec.identity())):
+        c.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
+                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
 
 def _upsert_image(c, path, folder_id, size, mtime_ns, status, reason=None, content_hash=None,

@@ -18,7 +18,7 @@ from .errors import LibraryBusyError
 
 __all__ = ["WriterLock"]
 
-BUSY_MESSAGE = ("Another clipdesk/clipcore process is indexing this library; "
+BUSY_MESSAGE = ("The library is busy: another clipdesk/clipcore process is indexing it; "
                 "try again when it finishes.")
 _POLL_S = 0.05  # the OS offers no timed flock; poll at this interval until the deadline
 
