@@ -12,22 +12,16 @@ PathRole = Qt.ItemDataRole.UserRole + 1
 
 
 def folder_state(info, indexing: bool) -> str:
-    """One line for a folder: '1,234 photos · indexed · 3 skipped' (or 'indexing').
+    """One line for a folder: '1,234 photos · indexed · 3 skipped', '320 photos · indexing…'.
 
     ``info`` is a :class:`clipcore.library.FolderInfo` or None for a folder that the indexer
     has not registered yet.
     """
     if info is None:
         return "indexing…" if indexing else "waiting to be indexed"
-    parts = [f"{info.indexed_count:,} of {info.image_count:,} photos" if indexing
-             or info.indexed_count + info.skipped_count < info.image_count
-             else f"{info.indexed_count:,} photos"]
-    if indexing:
-        parts.append("indexing…")
-    elif info.indexed_count + info.skipped_count >= info.image_count:
-        parts.append("indexed")
-    else:
-        parts.append("not fully indexed")
+    complete = info.indexed_count + info.skipped_count >= info.image_count
+    parts = [f"{info.indexed_count:,} photo{'s' * (info.indexed_count != 1)}"]
+    parts.append("indexing…" if indexing else "indexed" if complete else "not fully indexed")
     if info.skipped_count:
         parts.append(f"{info.skipped_count:,} skipped")
     return " · ".join(parts)

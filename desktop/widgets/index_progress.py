@@ -9,13 +9,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QV
 
 __all__ = ["IndexProgress", "describe_progress", "format_eta"]
 
-PHASES = {"scan": "Looking for photos…", "load-model": "Loading the model…",
-          "encode": "Indexing", "commit": "Saving…", "done": "Done"}
-
-
 def format_eta(seconds: float | None) -> str:
     """'about 2 min left' / 'about 40 s left' / '' when unknown."""
-    if seconds is None or seconds != seconds or seconds < 0:
+    if seconds is None or seconds != seconds or seconds <= 0:
         return ""
     if seconds >= 3600:
         return f"about {seconds / 3600:.1f} h left"
@@ -25,15 +21,17 @@ def format_eta(seconds: float | None) -> str:
 
 
 def describe_progress(event) -> str:
-    """'Indexing 1,234 / 5,000 · 42.0 images/s · about 2 min left' for a ProgressEvent."""
-    parts = [PHASES.get(event.phase, event.phase)]
-    if event.total:
-        parts[0] += f" {event.done:,} / {event.total:,}"
-    if event.phase == "encode" and event.rate:
+    """'Indexing 1,234 / 5,000 · 42.0 images/s · about 2 min left' for a ProgressEvent
+    (phases "encode" and "commit"); 'Looking for photos…' and 'Loading the model…' before."""
+    if event.phase == "scan":
+        return "Looking for photos…" + (f" {event.done:,} found" if event.done else "")
+    if event.phase == "load-model":
+        return "Loading the model…"
+    parts = [f"Indexing {event.done:,} / {event.total:,}" if event.total else "Indexing"]
+    if event.rate:
         parts.append(f"{event.rate:.1f} images/s")
-    eta = format_eta(event.eta_seconds) if event.phase == "encode" else ""
-    if eta:
-        parts.append(eta)
+    if format_eta(event.eta_seconds):
+        parts.append(format_eta(event.eta_seconds))
     return " · ".join(parts)
 
 

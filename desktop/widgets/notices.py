@@ -26,14 +26,14 @@ class EmptyState(QFrame):
         self.title.setFont(font)
         self.body = QLabel(alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.body.setMaximumWidth(560)
         self.button = QPushButton()
         self.button.clicked.connect(lambda: self.action_triggered.emit(self._action))
         self._action = ""
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(60, 20, 60, 20)
         layout.addStretch(1)
         layout.addWidget(self.title)
-        layout.addWidget(self.body, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addWidget(self.body)
         layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(2)
 

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QTool
 __all__ = ["SearchBar", "DEBOUNCE_MS"]
 
 DEBOUNCE_MS = 350   # typing pause before search-as-you-type fires (ms)
+CHIP_SIDE = 22      # logical px of the query-image picture in the chip
 
 
 class ImageChip(QWidget):
@@ -20,7 +21,7 @@ class ImageChip(QWidget):
         super().__init__(parent)
         self.setObjectName("imageChip")
         self.picture = QLabel()
-        self.picture.setFixedSize(28, 28)
+        self.picture.setFixedSize(CHIP_SIDE, CHIP_SIDE)
         self.picture.setScaledContents(False)
         self.name = QLabel()
         self.clear_button = QToolButton(text="×", toolTip="Clear the query image")
@@ -45,7 +46,7 @@ class ImageChip(QWidget):
             self.picture.clear()
             return
         dpr = self.devicePixelRatioF()
-        scaled = pixmap.scaled(QSize(28, 28) * dpr, Qt.AspectRatioMode.KeepAspectRatio,
+        scaled = pixmap.scaled(QSize(CHIP_SIDE, CHIP_SIDE) * dpr, Qt.AspectRatioMode.KeepAspectRatio,
                                Qt.TransformationMode.SmoothTransformation)
         scaled.setDevicePixelRatio(dpr)
         self.picture.setPixmap(scaled)

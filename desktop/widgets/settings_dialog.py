@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QListWidget, QPushButton, QSpinBox, QVBoxLayout,
+                               QHBoxLayout, QLabel, QListWidget, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from ..settings import DEVICES, AppSettings
@@ -21,12 +21,15 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.preset = QComboBox()
-        for name, note in {**presets, **({} if settings.preset in presets
-                                          else {settings.preset: ""})}.items():
-            self.preset.addItem(f"{name} — {note}" if note else name, name)
-        self.preset.setCurrentIndex(self.preset.findData(settings.preset))
-        self.preset.setToolTip("Changing the model re-indexes the library in the background; "
-                               "search keeps working meanwhile.")
+        notes = {**presets, **({} if settings.preset in presets else {settings.preset: ""})}
+        self.preset.addItems(list(notes))
+        self.preset.setCurrentText(settings.preset)
+        self.note = QLabel(wordWrap=True)
+        self.note.setMaximumWidth(420)
+        self.preset.currentTextChanged.connect(lambda name: self.note.setText(
+            notes.get(name, "") + "\nChanging the model re-indexes the library in the "
+            "background; search keeps working meanwhile."))
+        self.preset.currentTextChanged.emit(settings.preset)
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.setCurrentText(settings.device)
@@ -51,6 +54,7 @@ class SettingsDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Model", self.preset)
+        form.addRow("", self.note)
         form.addRow("Device", self.device)
         form.addRow("Number of results", self.result_count)
         form.addRow("Folders to exclude", exclude_box)
@@ -69,7 +73,7 @@ class SettingsDialog(QDialog):
 
     def result_settings(self) -> AppSettings:
         return AppSettings(
-            preset=self.preset.currentData(),
+            preset=self.preset.currentText(),
             device=self.device.currentText(),
             result_count=self.result_count.value(),
             exclude=[self.exclude.item(i).text() for i in range(self.exclude.count())],
