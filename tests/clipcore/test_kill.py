@@ -1,9 +1,14 @@
 """Crashes: `clipcore index` killed with SIGKILL at chosen moments loses at most its uncommitted
-work, and the next run finishes the job without re-embedding anything already committed.
+work, and the next run finishes the job without re-embedding anything already committed; and
+the damage a crash can leave (a broken vector index, a full disk) is repaired or reported.
 
-The moments are chosen with the indexer's test hook ``CLIPCORE_TEST_PAUSE_AT=<point>[:<n>]``:
-the n-th time the pipeline reaches <point> it prints ``CLIPCORE_TEST_PAUSED <point>`` on stderr
-and waits, and the test kills it there.
+The moments are chosen by pause points that the test patches into the `clipcore` subprocess
+(PAUSE_PRELUDE, selected by ``CLIPCORE_TEST_PAUSE_AT=<point>[:<n>]``): the n-th time the
+pipeline reaches <point> it prints ``CLIPCORE_TEST_PAUSED <point>`` on stderr and waits to be
+killed. Points: "scan" (after a file is scanned), "encode" (after a batch is embedded, before
+it is committed; "encode-after-commit" once a commit was made), "commit" (inside the catalog
+transaction, before COMMIT), "ann-save" (the catalog committed, the vector index not yet saved)
+and "ann-replace" (the new vector index file in place, its sidecar not yet).
 """
 
 from __future__ import annotations
@@ -20,12 +25,62 @@ import pytest
 
 from clipcore.config import IndexParams
 from clipcore.library import Library
-from tests.helpers.e2e import (
-    TINY_CONFIG, assert_one_line_error, cli_command, cli_env, make_photos, run_cli,
-)
+from tests.helpers.e2e import TINY_CONFIG, cli_command, cli_env, make_photos
 
 N_PHOTOS = 300
 PAUSED = "CLIPCORE_TEST_PAUSED"
+PAUSE_PRELUDE = """
+import contextlib, os, sys, time
+from clipcore import ann, catalog, encoder, scanner
+
+_point, _, _nth = os.environ.get("CLIPCORE_TEST_PAUSE_AT", "").partition(":")
+_reached = {}
+
+def _pause(point):
+    _reached[point] = _reached.get(point, 0) + 1
+    if _point == "trace":
+        print("CLIPCORE_TEST_TRACE", point, _reached[point], file=sys.stderr, flush=True)
+    elif point == _point and _reached[point] == int(_nth or 1):
+        print("CLIPCORE_TEST_PAUSED", point, file=sys.stderr, flush=True)
+        time.sleep(3600)
+
+_scan_folder = scanner.scan_folder
+def scan_folder(*args, **kwargs):
+    for item in _scan_folder(*args, **kwargs):
+        yield item
+        _pause("scan")
+scanner.scan_folder = scan_folder
+
+_encode_images = encoder.Encoder.encode_images
+def encode_images(self, images):
+    out = _encode_images(self, images)
+    _pause("encode-after-commit" if _reached.get("commit") else "encode")
+    return out
+encoder.Encoder.encode_images = encode_images
+
+_transaction = catalog.Catalog.transaction
+@contextlib.contextmanager
+def transaction(self, what="the catalog"):
+    with _transaction(self, what) as c:
+        yield c
+        if what == "the indexed images":
+            _pause("commit")
+catalog.Catalog.transaction = transaction
+
+_save = ann.HnswIndex.save
+def save(self, *args, **kwargs):
+    _pause("ann-save")
+    return _save(self, *args, **kwargs)
+ann.HnswIndex.save = save
+
+_replace = os.replace
+def replace(src, dst, *args, **kwargs):
+    name = os.path.basename(os.fspath(dst))
+    if name.startswith("ann-") and name.endswith(".json"):
+        _pause("ann-replace")
+    return _replace(src, dst, *args, **kwargs)
+os.replace = replace
+"""
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +89,7 @@ def photos(tmp_path_factory) -> list[Path]:
 
 
 def _index_args(photos):
-    return ["index", photos[0].parent, "--model", TINY_CONFIG, "--device", "cpu"]
+    return ["index", photos[0].parent, "--model", TINY_CONFIG, "--device", "cpu", "--batch-size", 10]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +113,7 @@ def _vectors(data_dir: Path, photos) -> dict[str, np.ndarray]:
 def _run_until_paused(photos, data_dir: Path, point: str) -> None:
     """Start `clipcore index` in a subprocess, SIGKILL it when it reports the pause point."""
     proc = subprocess.Popen(
-        cli_command(_index_args(photos)), env=cli_env(data_dir, CLIPCORE_TEST_PAUSE_AT=point),
+        cli_command(_index_args(photos), PAUSE_PRELUDE), env=cli_env(data_dir, CLIPCORE_TEST_PAUSE_AT=point),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
     )
     watchdog = threading.Timer(120, proc.kill)
@@ -75,8 +130,8 @@ def _run_until_paused(photos, data_dir: Path, point: str) -> None:
         proc.wait()
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL, (
-        f"index never paused at {point!r} (rc {proc.returncode}); the indexer needs the "
-        f"CLIPCORE_TEST_PAUSE_AT hook:\n{''.join(seen)[-2000:]}")
+        f"index never paused at {point!r} (rc {proc.returncode}); did the engine's internals "
+        f"that PAUSE_PRELUDE patches change?\n{''.join(seen)[-2000:]}")
 
 
 def _check_ann_agrees(data_dir: Path, photos) -> set[int]:
@@ -103,7 +158,8 @@ def _check_ann_agrees(data_dir: Path, photos) -> set[int]:
     return set(stored)
 
 
-@pytest.mark.parametrize("point", ["scan", "encode:2", "commit:2", "ann-save:1"])
+@pytest.mark.parametrize(
+    "point", ["scan:150", "encode-after-commit:2", "commit:2", "ann-save:2", "ann-replace:1"])
 def test_sigkill_then_restart_loses_nothing_committed(point, photos, reference, tmp_path, monkeypatch):
     from clipcore import encoder as encoder_module
     from clipcore.cli import main
@@ -134,16 +190,20 @@ def test_sigkill_then_restart_loses_nothing_committed(point, photos, reference, 
 
 # ------------------------------------------------------------------ damage left behind by a crash
 
-def _index_in_process(photo_dir: Path, *extra: str) -> tuple[int, str]:
-    """Run `clipcore index` in this process; returns (exit code, stderr)."""
+def _cli(*args) -> tuple[int, str]:
+    """Run `clipcore ARGS` in this process; returns (exit code, stderr)."""
     import io
 
     from clipcore.cli import main
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        code = main(["index", str(photo_dir), "--model", str(TINY_CONFIG), *extra])
+        code = main([str(a) for a in args])
     return code or 0, err.getvalue()
+
+
+def _index_in_process(photo_dir: Path, *extra: str) -> tuple[int, str]:
+    return _cli("index", photo_dir, "--model", TINY_CONFIG, *extra)
 
 
 def _only_line(stderr: str, *words: str) -> str:
@@ -177,6 +237,7 @@ def test_damaged_vector_index_is_rebuilt_with_a_message(damage, tmp_path, caplog
     assert code == 0, stderr
     _only_line(stderr, "rebuil")
 
+    caplog.clear()
     caplog.set_level("WARNING", logger="clipcore")
     assert len(_check_ann_agrees(data_dir, photos + more)) == len(photos + more)
     assert not caplog.records, "the index the CLI left behind was not valid"
@@ -189,17 +250,18 @@ def _file_states(folder: Path) -> dict[str, tuple[bytes, int]]:
 def test_catalog_from_a_newer_version_is_refused_and_untouched(tmp_path):
     import sqlite3
 
-    data_dir = tmp_path / "data"
+    data_dir = Path(os.environ["CLIPDESK_DATA_DIR"])
     photos = make_photos(tmp_path / "photos", 5, seed=8)
-    assert run_cli(_index_args(photos), data_dir).returncode == 0
+    assert _index_in_process(photos[0].parent)[0] == 0
     with sqlite3.connect(data_dir / "catalog.sqlite") as db:
         db.execute("PRAGMA user_version = 99")
     db.close()
     before = _file_states(data_dir)
 
-    for args in (["info"], _index_args(photos), ["search", "cat"]):
-        proc = run_cli(args, data_dir)
-        assert_one_line_error(proc, "newer")
+    for args in (["info"], ["index", photos[0].parent], ["search", "cat"], ["remove", photos[0].parent]):
+        code, stderr = _cli(*args)
+        assert code == 1, (args, stderr)
+        assert _only_line(stderr, "error", "newer") == stderr.strip(), stderr
         assert _file_states(data_dir) == before, args
 
 
@@ -247,7 +309,7 @@ def test_disk_full_while_committing_keeps_the_previous_state(small_disk, tmp_pat
     filler = _fill(small_disk)
     code, stderr = _index_in_process(photos[0].parent)
     assert code == 1, stderr
-    _only_line(stderr, "error", "disk is full")
+    print(_only_line(stderr, "error", "disk is full"))
     filler.unlink()
 
     assert _check_ann_agrees(data_dir, photos + more) == _check_ann_agrees(data_dir, photos)

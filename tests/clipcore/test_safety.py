@@ -37,6 +37,15 @@ def _cli_json(capsys, *args):
     return json.loads(out)
 
 
+def _load_model_once(monkeypatch) -> None:
+    """Each in-process `clipcore search` loads the model; share one load to keep the test fast."""
+    import functools
+
+    from clipcore.encoder import Encoder
+
+    monkeypatch.setattr(Encoder, "load", functools.lru_cache(Encoder.load))
+
+
 def _no_marker_files(root: Path) -> None:
     assert not [p for p in root.rglob("PWNED*")], "a file name or query was executed by a shell"
 
@@ -50,6 +59,7 @@ def test_hostile_file_names_and_queries_are_data(tmp_path, monkeypatch, capsys):
         src.rename(target)
         hostile.append(target)
     monkeypatch.chdir(tmp_path)  # a shell-executed `touch` would land here
+    _load_model_once(monkeypatch)
 
     assert main(["index", str(photos), "--model", str(TINY_CONFIG)]) in (0, None)
     assert "Traceback" not in capsys.readouterr().err
