@@ -47,14 +47,15 @@ def photos(tmp_path):
 
 @pytest.fixture
 def launch(qtbot, settings_store, tiny_spec):
-    """``launch(**controller_options)`` -> a shown MainWindow on the tiny model; every window
+    """``launch(resolve_spec=..., **index_options)`` -> a shown MainWindow on the tiny model
+    (or what ``resolve_spec(AppSettings)`` returns); every window
     still open at the end of the test is closed and waited for (all workers stopped)."""
     from desktop.app import create_window
 
     windows = []
 
-    def _launch(**options):
-        window = create_window(settings_store, resolve_spec=lambda _settings: tiny_spec)
+    def _launch(resolve_spec=lambda _settings: tiny_spec, **options):
+        window = create_window(settings_store, resolve_spec=resolve_spec)
         window.controller.index_options.update(options)
         qtbot.addWidget(window)
         window.show()

@@ -13,6 +13,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 
 from clipcore.config import ModelSpec
 from clipcore.library import Library
+from desktop.settings import AppSettings
 
 from tests.desktop.helpers import (INDEX_TIMEOUT_MS, IndexGate, close_window, drop, file_mime,
                                    index_folder, wait_for_results)
@@ -216,6 +217,35 @@ def test_closing_during_indexing_leaves_a_consistent_catalog(launch, qtbot, tmp_
     with qtbot.waitSignal(window.controller.indexing_finished, timeout=INDEX_TIMEOUT_MS):
         pass
     assert window.controller.library.count(identity) == len(paths)
+
+
+def test_changing_the_model_reindexes_in_the_background_while_search_keeps_working(
+        launch, qtbot, photos, tmp_path, tiny_config, tiny_spec):
+    other = tmp_path / "other-clip.json"
+    other.write_text(tiny_config.read_text() + "\n")   # same network, another identity
+    other_spec = ModelSpec(name=str(other), device="cpu")
+    specs = {"default": tiny_spec, "other": other_spec}
+    window = launch(resolve_spec=lambda settings: specs[settings.preset])
+    index_folder(qtbot, window, photos[0])
+    library = window.controller.library
+
+    gate = IndexGate(window.controller)
+    with qtbot.waitSignal(window.controller.indexing_started):
+        window.controller.apply_settings(AppSettings(preset="other"))
+    qtbot.waitUntil(gate.reached.is_set, timeout=INDEX_TIMEOUT_MS)
+    window.search_bar.edit.setText("a cat")
+    window.run_search()   # the re-index is held mid-way: search uses the old vectors
+    assert wait_for_results(qtbot, window)
+    assert library.model_identity() == tiny_spec.identity()
+
+    with qtbot.waitSignal(window.controller.indexing_finished, timeout=INDEX_TIMEOUT_MS) as done:
+        gate.release()
+    assert not done.args[0].cancelled
+    assert library.model_identity() == other_spec.identity()
+    assert window.controller.active_spec == other_spec
+    assert library.count(other_spec.identity()) == len(photos[1])
+    with qtbot.waitSignal(window.controller.results_ready, timeout=30_000):
+        window.run_search()
 
 
 def test_missing_weights_show_an_explanation_and_the_app_keeps_running(

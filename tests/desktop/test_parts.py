@@ -1,0 +1,78 @@
+"""The window's parts on their own: results model, folder states, progress text, settings."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QImage
+
+from clipcore.indexer import ProgressEvent
+from clipcore.library import FolderInfo
+from clipcore.search import Hit
+from desktop.models.folders import folder_state
+from desktop.models.results import SORT_DATE, SORT_RELEVANCE, ResultsModel
+from desktop.settings import AppSettings, load_settings, save_settings
+from desktop.widgets.index_progress import describe_progress
+
+HITS = [Hit(1, "/p/a.jpg", 0.9, "2020-05-01T10:00:00"), Hit(2, "/p/b.jpg", 0.5, None),
+        Hit(3, "/p/c.jpg", 0.3, "2023-01-02T08:00:00")]
+
+
+def _paths(model):
+    return [model.hit(r).path for r in range(model.rowCount())]
+
+
+def test_results_sort_by_date_puts_newest_first_and_undated_last(qtbot):
+    model = ResultsModel()
+    model.set_hits(HITS)
+    assert _paths(model) == ["/p/a.jpg", "/p/b.jpg", "/p/c.jpg"]
+    model.set_sort(SORT_DATE)
+    assert _paths(model) == ["/p/c.jpg", "/p/a.jpg", "/p/b.jpg"]
+    model.set_sort(SORT_RELEVANCE)
+    model.set_min_score(0.4)
+    assert _paths(model) == ["/p/a.jpg", "/p/b.jpg"] and model.hit_count == 3
+
+
+def test_results_ask_for_sharp_thumbnails_and_show_them_when_they_arrive(qtbot):
+    model = ResultsModel(icon_side=100)
+    model.set_device_pixel_ratio(2.0)
+    model.set_hits(HITS)
+    index = model.index(1)
+    with qtbot.waitSignal(model.thumbnail_wanted) as asked:
+        placeholder = index.data(Qt.ItemDataRole.DecorationRole)
+    assert asked.args == ["/p/b.jpg", 200]   # device pixels for a 100 px cell at 2x
+    image = QImage(200, 150, QImage.Format.Format_RGB888)
+    image.fill(Qt.GlobalColor.red)
+    with qtbot.waitSignal(model.dataChanged):
+        model.set_thumbnail("/p/b.jpg", image)
+    shown = index.data(Qt.ItemDataRole.DecorationRole)
+    assert shown.cacheKey() != placeholder.cacheKey()
+    assert shown.devicePixelRatio() == 2.0 and shown.deviceIndependentSize().width() == 100
+    tooltip = index.data(Qt.ItemDataRole.ToolTipRole)
+    assert "/p/b.jpg" in tooltip and "0.500" in tooltip and "unknown" in tooltip
+
+
+def test_folder_state_lines():
+    done = FolderInfo(1, "/p", image_count=10, indexed_count=8, skipped_count=2)
+    assert folder_state(done, indexing=False) == "8 photos · indexed · 2 skipped"
+    partial = FolderInfo(1, "/p", image_count=10, indexed_count=3, skipped_count=0)
+    assert folder_state(partial, indexing=True) == "3 photos · indexing…"
+    assert folder_state(partial, indexing=False) == "3 photos · not fully indexed"
+    assert folder_state(None, indexing=True) == "indexing…"
+
+
+def test_progress_text_has_count_rate_and_eta():
+    event = ProgressEvent("encode", 1234, 5000, 42.0, 120.0, "/p/x.jpg")
+    assert describe_progress(event) == "Indexing 1,234 / 5,000 · 42.0 images/s · about 2 min left"
+    assert describe_progress(ProgressEvent("scan", 0, 0, 0.0, None, None)) == "Looking for photos…"
+
+
+def test_settings_persist_and_fall_back_on_bad_values(tmp_path):
+    store = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    wanted = AppSettings(preset="fast", device="cpu", result_count=50, exclude=["/p/raw"])
+    save_settings(store, wanted)
+    again = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    assert load_settings(again) == wanted
+    again.setValue("model/device", "quantum")
+    again.setValue("search/result_count", "lots")
+    loaded = load_settings(again)
+    assert (loaded.device, loaded.result_count) == ("auto", 200)
