@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("clipcore: interrupted", file=sys.stderr)
         return EXIT_CANCELLED
+    except BrokenPipeError:  # stdout closed early, e.g. `clipcore info | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
     except Exception as exc:  # a bug: still one line unless --debug
         if debug:
             traceback.print_exc()
@@ -243,7 +246,7 @@ class _cancel_on_sigint:
 def _print_summary(s) -> None:
     """The end-of-run report of a finished (not cancelled) index run."""
     if not (s.new or s.changed or s.moved or s.removed or s.skipped):
-        print(f"Nothing to do: {s.unchanged} photos unchanged ({s.seconds:.1f} s).")
+        print(f"Nothing to do: {s.unchanged} files unchanged ({s.seconds:.1f} s).")
         return
     print(f"Done in {s.seconds:.1f} s ({s.images_per_second:.1f} images/s): {s.new} new, "
           f"{s.changed} changed, {s.moved} moved, {s.removed} removed, {s.unchanged} unchanged, "

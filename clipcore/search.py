@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ClipcoreError, NotIndexedError, QueryError
+from .errors import ClipcoreError, ImageError, NotIndexedError, QueryError
 from .query import image_term, parse_query, query_vector
 
 __all__ = ["Hit", "Searcher"]
@@ -98,7 +98,7 @@ class Searcher:
         if image is not None:
             terms.append(image_term(image))
         self._check(k)
-        return self._nearest(query_vector(terms, self.encoder()), k, threshold, folder)
+        return self._nearest(query_vector(terms, self.encoder), k, threshold, folder)
 
     def similar(self, target, *, k: int = 20, threshold: float | None = None,
                 folder: str | None = None) -> list[Hit]:
@@ -113,7 +113,9 @@ class Searcher:
                 raise NotIndexedError(
                     f"Image #{int(target)} has no vector for this model; index its folder again."
                 )
-            vector = query_vector([image_term(target)], self.encoder())
+            if isinstance(target, (str, os.PathLike)) and not os.path.isfile(target):
+                raise ImageError("no such file; check the path", os.fspath(target))
+            vector = query_vector([image_term(target)], self.encoder)
         return self._nearest(vector, k, threshold, folder)
 
     def _check(self, k: int) -> None:

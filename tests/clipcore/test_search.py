@@ -157,3 +157,18 @@ def test_a_bad_query_fails_before_loading_the_model(lib, text):
     library, _, _ = lib
     with pytest.raises(QueryError):
         Searcher(library, _never_load).search(text)
+
+
+def test_an_unreadable_image_fails_before_loading_the_model(lib, tmp_path):
+    from clipcore.errors import ImageError
+
+    library, _, _ = lib
+    searcher = Searcher(library, _never_load)
+    bad = tmp_path / "bad.png"
+    bad.write_text("not a photo")
+    with pytest.raises(ImageError, match="not an image"):
+        searcher.similar(bad)
+    with pytest.raises(ImageError, match="not an image"):
+        searcher.search("cat", image=bad.read_bytes())
+    with pytest.raises(ImageError, match="no such file"):
+        searcher.similar(tmp_path / "missing.png")
