@@ -218,16 +218,16 @@ class Library:
 
     # -- folders -------------------------------------------------------------------------
     def add_folder(self, path: str) -> FolderInfo:
-        """Add a library folder (absolute path; must exist). A folder inside an existing one is
-        already covered: its parent is returned. A folder containing existing ones absorbs
+        """Add a library folder (must exist unless already known). A folder inside an existing
+        one is already covered: its parent is returned. A folder containing existing ones absorbs
         them (their images keep their vectors). Raises ClipcoreError, LibraryBusyError."""
         path = _norm(path)
-        if not os.path.isdir(path):
-            raise ClipcoreError(f"{path} is not a folder; check the path and try again.")
         with self.writer_lock.hold():
             for fid, fpath in self.catalog.folder_rows():
                 if path == fpath or path.startswith(fpath.rstrip(os.sep) + os.sep):
-                    return self._folder_info(fid)
+                    return self._folder_info(fid)     # known (even if unplugged right now)
+            if not os.path.isdir(path):
+                raise ClipcoreError(f"{path} is not a folder; check the path and try again.")
             with self.catalog.transaction("the library folders") as c:
                 fid = c.execute("INSERT INTO folders (path, added_ns) VALUES (?, ?)",
                                 (fs_key(path), time.time_ns())).lastrowid
