@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -41,12 +43,14 @@ def test_second_writer_is_told_the_library_is_busy(tmp_path, tiny_spec):
         for event in events:
             if event.phase == "encode" and event.done:
                 break
-        other = run_cli(["index", second[0].parent, "--model", TINY_CONFIG], data_dir,
-                        CLIPDESK_LOCK_TIMEOUT="1")
+        # a second writer (it waits for the lock, then gives up) and a reader, side by side
+        with ThreadPoolExecutor(2) as pool:
+            other = pool.submit(run_cli, ["index", second[0].parent, "--model", TINY_CONFIG], data_dir)
+            reader = pool.submit(run_cli, ["search", "anything", "-k", 5, "--json"], data_dir)
+            other, reader = other.result(), reader.result()
         assert_one_line_error(other, "busy")
-
-        reader = run_cli(["search", "anything", "-k", 5, "--json"], data_dir)
         assert reader.returncode == 0, reader.stderr
+        assert len(json.loads(reader.stdout)) == 5
 
         _drain(events)   # the app finishes; nothing of the refused run got in
         assert library.count(tiny_spec.identity()) == committed + len(more)
