@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         print("clipcore: error: give a command, e.g. 'clipcore index DIR'", file=sys.stderr)
         return EXIT_USAGE
     debug = getattr(args, "debug", False)
+    _print_paths_as_bytes()
     handler = _log_to_stderr(debug)
     try:
         return args.run(args)
@@ -124,6 +125,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     finally:
         logging.getLogger("clipcore").removeHandler(handler)
+
+
+def _print_paths_as_bytes() -> None:
+    """A file name that is not valid UTF-8 (a surrogate-escaped str, see os.fsdecode) prints as
+    its original bytes instead of failing with UnicodeEncodeError on a strict UTF-8 terminal."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="surrogateescape")
+        except (AttributeError, ValueError):  # not a TextIOWrapper (e.g. io.StringIO), or closed
+            pass
 
 
 def _log_to_stderr(debug: bool) -> logging.Handler:
