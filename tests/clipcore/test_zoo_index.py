@@ -8,8 +8,10 @@ lists the skipped files with reasons; a later run retries exactly the files that
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +19,11 @@ import pytest
 
 from clipcore import imaging
 from clipcore import indexer as indexer_module
+from clipcore.cli import main
 from clipcore.indexer import index_folders
 from clipcore.library import Library
 from tests.helpers import zoo
-from tests.helpers.e2e import make_photos, run_cli
+from tests.helpers.e2e import make_photos
 
 UPRIGHT = {"top_left": (255, 0, 0), "top_right": (0, 255, 0), "bottom_left": (0, 0, 255),
            "bottom_right": (255, 255, 255)}
@@ -52,6 +55,19 @@ class DecodeHooks:
         finally:
             if path in self.after:
                 self.after.pop(path)()
+
+
+def _cli_on_utf8_terminal(monkeypatch, *args) -> tuple[int, str]:
+    """Run `clipcore ARGS` in this process with stdout and stderr encoded like a UTF-8
+    terminal's (strict); returns (exit code, stdout + stderr as os.fsdecode'd text)."""
+    streams = [io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict") for _ in "12"]
+    with monkeypatch.context() as m:
+        m.setattr(sys, "stdout", streams[0])
+        m.setattr(sys, "stderr", streams[1])
+        code = main(list(args))
+    for s in streams:
+        s.flush()
+    return code, "".join(os.fsdecode(s.buffer.getvalue()) for s in streams)
 
 
 def _index(library, root, spec, thumbs=None):
@@ -145,11 +161,15 @@ def test_zoo_is_indexed_bad_files_skipped_with_reasons(messy, tmp_path, tiny_spe
         assert not any(library.find_image(p) and library.find_image(p).status == "ok"
                        for p in doomed_paths[1:]), "photos of a deleted folder were indexed"
 
-        # `clipcore info` (as a user runs it, strict UTF-8 output) lists skipped files + reasons
-        info = run_cli(["info"], library.data_dir, PYTHONIOENCODING="utf-8")
-        assert info.returncode == 0, info.stderr
+        # `clipcore info` lists skipped files with reasons, and non-UTF-8 names print (as their
+        # bytes) on a strict UTF-8 terminal, as do search results
+        data = ["--data-dir", str(library.data_dir)]
+        code, info = _cli_on_utf8_terminal(monkeypatch, "info", *data)
+        assert code == 0, info
         for kind, reason in failing.items():
-            assert f"{kinds[kind]}: {reason}" in info.stdout, kind
+            assert f"{kinds[kind]}: {reason}" in info, kind
+        code, hits = _cli_on_utf8_terminal(monkeypatch, "similar", kinds["non_utf8_name"], *data)
+        assert code == 0 and kinds["non_utf8_name"] in hits, hits
 
         # A later run retries only what changed: the repaired file, not the still-bad ones.
         truncated.write_bytes(truncated_original)
