@@ -196,19 +196,31 @@ def matmul_gflops(device, dtype=None, sizes: Sequence[int] = (1024, 2048),
 
 # ---------------------------------------------------------------- memory
 
-def rss_bytes() -> int:
-    """Current resident set size of this process in bytes (VmRSS; peak RSS where unavailable)."""
+def _proc_status_bytes(field: str) -> int | None:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return peak_rss_bytes()
+    return None
+
+
+def rss_bytes() -> int:
+    """Current resident set size of this process in bytes (VmRSS; peak RSS where unavailable)."""
+    return _proc_status_bytes("VmRSS") or peak_rss_bytes()
 
 
 def peak_rss_bytes() -> int:
-    """Peak resident set size of this process in bytes (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    """Peak resident set size of this process in bytes.
+
+    Linux: VmHWM of /proc/self/status. Not ``ru_maxrss``, which Linux carries over from the
+    parent across exec, so a child of a big parent would report the parent's peak.
+    Elsewhere ``ru_maxrss`` (KiB on Linux, bytes on macOS).
+    """
+    peak = _proc_status_bytes("VmHWM")
+    if peak:
+        return peak
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if platform.system() == "Darwin" else peak * 1024
 

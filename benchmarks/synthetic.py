@@ -75,16 +75,17 @@ def tiny_photo_tree(count: int, per_folder: int = 1000, base: Path | None = None
 
 
 def clustered_unit_vectors(n: int, dim: int, clusters: int = 1000, spread: float = 0.6,
-                           seed: int = 0, chunk: int = 100_000) -> np.ndarray:
+                           seed: int = 0, draw: int = 0, chunk: int = 100_000) -> np.ndarray:
     """(n, dim) float32, L2-normalised: points scattered around ``clusters`` random centres.
 
     ``spread`` is the noise norm relative to the centre (0.6: cosine to the centre about 0.86,
     between points of one cluster about 0.74, between clusters about 0), a shape like
-    photo embeddings, where near-duplicates and themes form groups. Made in chunks so peak
-    memory stays near the result's n * dim * 4 bytes.
+    photo embeddings, where near-duplicates and themes form groups. The centres depend on
+    ``seed`` only; another ``draw`` gives new points around the same centres (held-out
+    queries). Made in chunks so peak memory stays near the result's n * dim * 4 bytes.
     """
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((clusters, dim), dtype=np.float32)
+    centres = np.random.default_rng(seed).standard_normal((clusters, dim), dtype=np.float32)
+    rng = np.random.default_rng([seed, draw])
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     out = np.empty((n, dim), np.float32)
     for start in range(0, n, chunk):
