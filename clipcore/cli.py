@@ -182,6 +182,14 @@ def _model_spec(args, library, *, indexed: bool):
     return spec
 
 
+def _model_label(spec) -> str:
+    """'default (ViT-B-32-256 / datacomp_s34b_b86k)': preset, model and weights, for people."""
+    weights = spec.pretrained or (os.path.basename(spec.checkpoint) if spec.checkpoint else
+                                  None if spec.has_weights else "random weights")
+    model = spec.name + (f" / {weights}" if weights else "")
+    return f"{spec.preset} ({model})" if spec.preset else model
+
+
 def _folder_args(folders: list[str]) -> list[str]:
     paths = [os.path.abspath(os.path.expanduser(f)) for f in folders]
     for path in paths:
@@ -207,7 +215,7 @@ def _cmd_index(args) -> int:
                                    batch_size=getattr(args, "batch_size", None))
             for event in events:
                 if event.phase == "load-model":
-                    print(f"Loading model {spec.preset or spec.name} ...", file=sys.stderr)
+                    print(f"Loading model {_model_label(spec)} ...", file=sys.stderr)
                 elif event.phase in ("encode", "commit") and event.total:
                     if bar is None:
                         bar = tqdm(total=event.total, unit="img", desc="Indexing",
@@ -307,9 +315,8 @@ def _cmd_info(args) -> int:
         if spec is None:
             print("Model:          none yet (the first 'clipcore index DIR' sets it)")
         else:
-            random_note = "  [RANDOM weights: results are meaningless]" if not spec.has_weights \
-                else ""
-            print(f"Model:          {spec.preset or spec.name} ({spec.identity()}){random_note}")
+            random_note = "  [results are meaningless]" if not spec.has_weights else ""
+            print(f"Model:          {_model_label(spec)}{random_note}")
             try:
                 device = str(pick_device(getattr(args, "device", None) or spec.device))
             except ClipcoreError as exc:
@@ -319,7 +326,7 @@ def _cmd_info(args) -> int:
         folders = library.folders()
         print(f"Folders ({len(folders)}):")
         for f in folders:
-            print(f"  {f.path}: {f.image_count} photos, {f.indexed_count} indexed, "
+            print(f"  {f.path}: {f.image_count} files, {f.indexed_count} indexed, "
                   f"{f.skipped_count} skipped")
         skipped = library.skipped()
         print(f"Skipped files ({len(skipped)}):")
