@@ -331,7 +331,10 @@ class Library:
         query = np.asarray(query, dtype=np.float32).reshape(-1)
         with self._guard:
             hnsw = mi.ensure()
-            exact = mi.exact_matrix() if hnsw.live < self.params.exact_below else None
+            if hnsw.live < self.params.exact_below:
+                exact = mi.exact_matrix()
+            else:
+                exact = mi.exact = None           # above exact_below: no second copy in RAM
         allowed = self._ids_under(folder) if folder is not None else None
         if exact is not None:
             ids, mat = exact
