@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -228,11 +229,12 @@ def _cmd_index(args) -> int:
             bar.close()
     if summary.cancelled:
         processed = f"after {last.done} of {last.total} images" if last else "during the scan"
-        again = " ".join(["clipcore index", *args.folders] + [
-            f"--{k} {getattr(args, k)}" for k in ("model", "pretrained", "checkpoint")
-            if getattr(args, k, None)])
+        again = ["clipcore", "index", *args.folders]
+        for option in ("model", "pretrained", "checkpoint"):
+            if getattr(args, option, None):
+                again += [f"--{option}", getattr(args, option)]
         print(f"Cancelled {processed} ({summary.seconds:.1f} s); what was indexed is saved. "
-              f"Run '{again}' again to finish.")
+              f"Run {shlex.join(again)} again to finish.")
         return EXIT_CANCELLED
     _print_summary(summary)
     return EXIT_OK
@@ -347,8 +349,8 @@ def _cmd_models(args) -> int:
         model = preset.model + (f" ({preset.pretrained})" if preset.pretrained else "")
         print(f"{label:<{width}} {'present' if present else 'missing':<8} {model}")
         print(f"{'':<{width}} {'':<8} {preset.note}")
-    print(f"* the default preset. Missing weights are downloaded on first use unless "
-          f"HF_HUB_OFFLINE=1.")
+    print("* the default preset. Missing weights are downloaded on first use unless "
+          "HF_HUB_OFFLINE=1.")
     return EXIT_OK
 
 

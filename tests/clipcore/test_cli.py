@@ -127,6 +127,19 @@ def test_models_lists_the_presets(indexed):
         assert name in out and preset.note in out
 
 
+def test_remove_forgets_a_folder_but_not_its_files(tmp_path):
+    keep = make_photos(tmp_path / "keep", 3, seed=1)
+    drop = make_photos(tmp_path / "drop", 3, seed=2)
+    assert cli("index", tmp_path / "keep", tmp_path / "drop", *MODEL)[0] == 0
+
+    code, out, err = cli("remove", tmp_path / "drop")
+    assert code == 0, err
+    code, out, _ = cli("similar", keep[0], "-k", 10, "--json")
+    assert sorted(h["path"] for h in json.loads(out)) == sorted(map(str, keep))
+    assert all(p.exists() for p in drop)
+    _assert_error(*cli("remove", tmp_path / "drop")[::2], "not a library folder")
+
+
 @pytest.mark.parametrize("query, words", [
     (["cat", "+"], "ends with '+'"),
     (["cat + + dog"], "between two operators"),
