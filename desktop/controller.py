@@ -115,15 +115,17 @@ class Controller(QObject):
 
     # ------------------------------------------------------------------ start-up and models
     def start(self) -> None:
-        """Read the catalog, start loading the model, resume indexing. Returns at once."""
-        try:
-            wanted = self.resolve_spec(self.settings)
-        except Exception as err:  # noqa: BLE001 -- unknown preset: tell the user, keep running
-            self.model_state.emit("error", user_message(err))
-            wanted = None
-        self.pool.run(lambda: (self.library.model_spec(), self.library.folders(),
-                               self.library.count()),
-                      on_result=lambda r: self._started(wanted, *r), on_error=self._report)
+        """Resolve the model and read the catalog in a worker, then start loading the model and
+        resume indexing. Returns at once (resolving a model name imports open_clip: seconds)."""
+        def read():
+            try:
+                wanted = self.resolve_spec(self.settings)
+            except Exception as err:  # noqa: BLE001 -- unknown preset: tell the user, keep running
+                self.model_state.emit("error", user_message(err))
+                wanted = None
+            return wanted, self.library.model_spec(), self.library.folders(), self.library.count()
+
+        self.pool.run(read, on_result=lambda r: self._started(*r), on_error=self._report)
 
     def _started(self, wanted, stored, folders, count: int) -> None:
         self._set_folders(folders, count)
@@ -132,9 +134,7 @@ class Controller(QObject):
             return
         self._activate(_Model(ModelLoader(active_spec)))
         if wanted is not None and stored is not None and wanted.identity() != stored.identity():
-            self._pending = _Model(ModelLoader(wanted))
-            self.message.emit(f"Re-indexing with the model {_spec_label(wanted)}; search uses "
-                              "the previous model until it is done.")
+            self._start_reindex(wanted)
         if folders or self._index_queue:
             self.index()
 
@@ -170,25 +170,28 @@ class Controller(QObject):
     def apply_settings(self, settings: AppSettings) -> None:
         """Take new settings; a different model re-indexes in the background."""
         old, self.settings = self.settings, settings
-        if (old.preset, old.device) == (settings.preset, settings.device):
-            return
-        try:
-            spec = self.resolve_spec(settings)
-        except Exception as err:  # noqa: BLE001
-            self.message.emit(user_message(err))
+        if (old.preset, old.device) != (settings.preset, settings.device):
+            self.pool.run(self.resolve_spec, settings, on_result=self._switch_model,
+                          on_error=self._report)
+
+    def _switch_model(self, spec) -> None:
+        if self._closing:
             return
         if self._active is None or spec.identity() == self._active.loader.spec.identity():
             self._pending = None
             self._activate(_Model(ModelLoader(spec)))   # same vectors, other device
             return
-        self._pending = _Model(ModelLoader(spec))
-        self.message.emit(f"Re-indexing with the model {_spec_label(spec)}; search uses the "
-                          "previous model until it is done.")
+        self._start_reindex(spec)
         if self._worker is not None:
             self._worker.cancel()
             self._after_index.append(self.index)
         else:
             self.index()
+
+    def _start_reindex(self, spec) -> None:
+        self._pending = _Model(ModelLoader(spec))
+        self.message.emit(f"Re-indexing with the model {_spec_label(spec)}; search uses the "
+                          "previous model until it is done.")
 
     # ------------------------------------------------------------------ indexing
     @property

@@ -72,11 +72,14 @@ class Task(QRunnable):
         try:
             value = self.fn(*self.args, **self.kwargs)
         except BaseException as err:  # noqa: BLE001 -- every failure must reach the GUI
-            self.signals.error.emit(err)
+            outcome = (self.signals.error, err)
         else:
-            self.signals.result.emit(value)
-        finally:
+            outcome = (self.signals.result, value)
+        try:
+            outcome[0].emit(outcome[1])
             self.signals.finished.emit()
+        except RuntimeError:   # the app is gone (quit without closing the window): no one to tell
+            pass
 
 
 class WorkPool(QThreadPool):
