@@ -14,20 +14,11 @@ from benchmarks.synthetic import work_dir
 from clipcore.config import ModelSpec
 
 
-def model_names(names: list[str] | None) -> list[str]:
-    """``names`` as given, or every preset name when None."""
-    if names:
-        return list(names)
+def preset_names() -> list[str]:
+    """Every preset name, in presets.json order."""
     from clipcore.presets import load_presets
 
     return list(load_presets())
-
-
-def default_model() -> str:
-    """The default preset's name."""
-    from clipcore.presets import DEFAULT_PRESET
-
-    return DEFAULT_PRESET
 
 
 def random_weight_spec(name: str, device: str = "auto") -> ModelSpec:

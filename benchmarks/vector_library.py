@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -21,8 +22,9 @@ import numpy as np
 from benchmarks.synthetic import clustered_unit_vectors, work_dir
 
 
-def vector_library(n: int, dim: int, spec, base: Path | None = None, log=print) -> Path:
-    """Data dir of a library holding ``n`` clustered unit vectors of ``dim`` for ``spec``."""
+def vector_library(n: int, dim: int, spec, base: Path | None = None) -> Path:
+    """Data dir of a library holding ``n`` clustered unit vectors of ``dim`` for ``spec``
+    (built on first use; progress goes to stderr)."""
     from clipcore.library import Changes, IndexedImage, Library
 
     tag = hashlib.sha256(spec.identity().encode()).hexdigest()[:8]
@@ -33,7 +35,7 @@ def vector_library(n: int, dim: int, spec, base: Path | None = None, log=print) 
     photos = root / "photos"
     photos.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(data_dir, ignore_errors=True)   # an interrupted earlier build
-    log(f"building a library of {n:,} vectors ({dim}-d) in {root} ...")
+    print(f"building a library of {n:,} vectors ({dim}-d) in {root} ...", file=sys.stderr)
     t0 = time.perf_counter()
     vectors = clustered_unit_vectors(n, dim)
     with Library.open(data_dir) as library:
@@ -46,7 +48,7 @@ def vector_library(n: int, dim: int, spec, base: Path | None = None, log=print) 
             for i in range(n)])
         library.apply(changes, spec, dim, save=True)
     done.touch()
-    log(f"built in {time.perf_counter() - t0:.0f} s")
+    print(f"built in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     return data_dir
 
 
