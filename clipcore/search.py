@@ -67,19 +67,20 @@ class Searcher:
         with self._lock:
             if self._encoder is None:
                 if self._factory is not None:
-                    self._encoder = self._factory()
+                    encoder = self._factory()
                 else:
                     from .encoder import Encoder
 
                     self.model_identity  # raises NotIndexedError when there is no model
-                    self._encoder = Encoder.load(self.library.model_spec())
-                identity = getattr(self._encoder, "identity", None)
+                    encoder = Encoder.load(self.library.model_spec())
+                identity = getattr(encoder, "identity", None)
                 if identity and identity != self.model_identity:
                     raise ClipcoreError(
                         f"The model loaded ({identity}) is not the one being searched "
                         f"({self.model_identity}); search with the model the library was "
                         "indexed with."
                     )
+                self._encoder = encoder
             return self._encoder
 
     def search(self, text: str | None = None, *, image=None, k: int = 20,

@@ -172,3 +172,26 @@ def test_an_unreadable_image_fails_before_loading_the_model(lib, tmp_path):
         searcher.search("cat", image=bad.read_bytes())
     with pytest.raises(ImageError, match="no such file"):
         searcher.similar(tmp_path / "missing.png")
+
+
+def test_without_an_encoder_the_librarys_own_model_is_loaded(lib, encoder):
+    library, _, _ = lib
+    hits = Searcher(library).search("a cat", k=4)
+    assert [h.path for h in hits] == [h.path for h in
+                                      Searcher(library, encoder).search("a cat", k=4)]
+
+
+def test_an_encoder_for_another_model_is_refused(lib, tmp_path):
+    from clipcore.config import ModelSpec
+    from clipcore.encoder import Encoder
+    from clipcore.errors import ClipcoreError
+    from tests.helpers.e2e import TINY_CONFIG
+
+    other_config = tmp_path / "other-tiny.json"
+    other_config.write_text(TINY_CONFIG.read_text().replace('"embed_dim": 32', '"embed_dim": 16'))
+    other = Encoder.load(ModelSpec(name=str(other_config), device="cpu"))
+    library, _, _ = lib
+    searcher = Searcher(library, lambda: other, model_identity=library.model_spec().identity())
+    for _ in range(2):  # and it stays refused
+        with pytest.raises(ClipcoreError, match="not the one being searched"):
+            searcher.search("a cat")
