@@ -13,7 +13,7 @@ pending model becomes active here. A cancelled or interrupted re-index resumes a
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -59,7 +59,6 @@ class SearchRequest:
 class _Model:
     loader: ModelLoader
     searcher: object | None = None
-    ready: bool = False
 
 
 class Controller(QObject):
@@ -149,7 +148,6 @@ class Controller(QObject):
                       on_error=lambda err, m=model: self._model_failed(m, err))
 
     def _model_loaded(self, model: _Model, encoder) -> None:
-        model.ready = True
         if model is self._active:
             self.device_changed.emit(getattr(encoder, "device_description", str(encoder.device)))
             self.model_state.emit("ready", _spec_label(model.loader.spec))
