@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -167,7 +168,8 @@ def test_sigkill_then_restart_loses_nothing_committed(point, photos, reference, 
     data_dir = tmp_path / "data"
     _run_until_paused(photos, data_dir, point)
 
-    committed = _check_ann_agrees(data_dir, photos)
+    # Inspect a copy, so that the restart below meets the damage itself.
+    committed = _check_ann_agrees(shutil.copytree(data_dir, tmp_path / "snapshot"), photos)
 
     encoded = []
     original = encoder_module.Encoder.encode_images

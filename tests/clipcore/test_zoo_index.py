@@ -128,6 +128,7 @@ def test_zoo_is_indexed_bad_files_skipped_with_reasons(messy, tmp_path, tiny_spe
     with Library.open(tmp_path / "data") as library:
         summary = _index(library, root, tiny_spec, thumbs)
         identity = tiny_spec.identity()
+        assert not hooks.before and not hooks.after, "a pipeline-level hook never ran"
 
         def row(kind):
             return library.find_image(kinds[kind])
