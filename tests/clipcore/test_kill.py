@@ -9,6 +9,7 @@ killed. Points: "scan" (after a file is scanned), "encode" (after a batch is emb
 it is committed; "encode-after-commit" once a commit was made), "commit" (inside the catalog
 transaction, before COMMIT), "ann-save" (the catalog committed, the vector index not yet saved)
 and "ann-replace" (the new vector index file in place, its sidecar not yet).
+``CLIPCORE_TEST_PAUSE_AT=trace`` prints every point reached instead (to choose new moments).
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ def _vectors(data_dir: Path, photos) -> dict[str, np.ndarray]:
 def _run_until_paused(photos, data_dir: Path, point: str) -> None:
     """Start `clipcore index` in a subprocess, SIGKILL it when it reports the pause point."""
     proc = subprocess.Popen(
-        cli_command(_index_args(photos), PAUSE_PRELUDE), env=cli_env(data_dir, CLIPCORE_TEST_PAUSE_AT=point),
+        cli_command(_index_args(photos), PAUSE_PRELUDE),
+        env=cli_env(data_dir, CLIPCORE_TEST_PAUSE_AT=point),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
     )
     watchdog = threading.Timer(120, proc.kill)
@@ -260,7 +262,8 @@ def test_catalog_from_a_newer_version_is_refused_and_untouched(tmp_path):
     db.close()
     before = _file_states(data_dir)
 
-    for args in (["info"], ["index", photos[0].parent], ["search", "cat"], ["remove", photos[0].parent]):
+    folder = photos[0].parent
+    for args in (["info"], ["index", folder], ["search", "cat"], ["remove", folder]):
         code, stderr = _cli(*args)
         assert code == 1, (args, stderr)
         assert _only_line(stderr, "error", "newer") == stderr.strip(), stderr
@@ -285,19 +288,16 @@ def small_disk(tmp_path):
 
 
 def _fill(disk: Path) -> Path:
+    """Write a file that takes every free byte of ``disk``; returns its path."""
     filler = disk / "filler"
-    with open(filler, "wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 65536)
-                fh.flush()
-        except OSError:
-            pass
-    with contextlib.suppress(OSError):
-        with open(filler, "ab") as fh:   # the last few bytes too
-            while True:
-                fh.write(b"\0")
-                fh.flush()
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for chunk in (b"\0" * 65536, b"\0" * 1024, b"\0"):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, chunk)
+    finally:
+        os.close(fd)
     return filler
 
 
@@ -311,11 +311,11 @@ def test_disk_full_while_committing_keeps_the_previous_state(small_disk, tmp_pat
     filler = _fill(small_disk)
     code, stderr = _index_in_process(photos[0].parent)
     assert code == 1, stderr
-    print(_only_line(stderr, "error", "disk is full"))
+    _only_line(stderr, "error", "disk is full")
     filler.unlink()
 
-    assert _check_ann_agrees(data_dir, photos + more) == _check_ann_agrees(data_dir, photos)
-    assert len(_check_ann_agrees(data_dir, photos)) == len(photos)
+    kept = _check_ann_agrees(data_dir, photos + more)
+    assert kept == _check_ann_agrees(data_dir, photos) and len(kept) == len(photos)
     code, stderr = _index_in_process(photos[0].parent)
     assert code == 0, stderr
     assert len(_check_ann_agrees(data_dir, photos + more)) == len(photos + more)
