@@ -27,6 +27,9 @@ __all__ = ["Library", "FolderInfo", "ImageRow", "IndexedImage", "SkippedImage", 
 
 log = logging.getLogger(__name__)
 
+LOCK_TIMEOUT_ENV = "CLIPDESK_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 10.0   # seconds a second writer waits before LibraryBusyError
+
 
 @dataclass(frozen=True)
 class FolderInfo:
@@ -196,9 +199,12 @@ class Library:
 
     @classmethod
     def open(cls, data_dir=None, params: IndexParams | None = None, *,
-             lock_timeout: float = 10.0) -> "Library":
+             lock_timeout: float | None = None) -> "Library":
         """Open (creating if needed) the library in ``data_dir`` (default: see
-        config.resolve_data_dir). Raises CatalogVersionError, CatalogError."""
+        config.resolve_data_dir). ``lock_timeout``: seconds a write waits for another writer
+        (default: ``CLIPDESK_LOCK_TIMEOUT`` or 10). Raises CatalogVersionError, CatalogError."""
+        if lock_timeout is None:
+            lock_timeout = float(os.environ.get(LOCK_TIMEOUT_ENV) or DEFAULT_LOCK_TIMEOUT)
         return cls(resolve_data_dir(data_dir), params or IndexParams(), lock_timeout)
 
     data_dir: Path
