@@ -75,10 +75,9 @@ def resolve_model_spec(model: str | None = None, pretrained: str | None = None,
     a path to an open_clip config ``.json``. For an open_clip name without ``pretrained`` or
     ``checkpoint``, the first tag open_clip lists for it is used, so the spec (and its catalog
     identity) always names its weights. ``checkpoint`` and ``pretrained`` override a preset's.
-    Raises ModelNotFoundError for an unknown name or a missing config file.
+    Raises ModelNotFoundError for an unknown name or a missing config file. open_clip (slow to
+    import) is imported only for a bare open_clip name, never for a preset or a config file.
     """
-    import open_clip
-
     checkpoint = str(Path(checkpoint).expanduser().resolve()) if checkpoint else None
     name = model or DEFAULT_PRESET
     presets = load_presets()
@@ -94,6 +93,8 @@ def resolve_model_spec(model: str | None = None, pretrained: str | None = None,
             raise ModelNotFoundError(f"The model config file {path} does not exist; check the "
                                      "path, or run `clipcore models` to see the presets.")
         return ModelSpec(str(path.resolve()), pretrained, checkpoint, device, precision)
+    import open_clip
+
     if name not in open_clip.list_models():
         raise ModelNotFoundError(f"Unknown model or preset '{name}'; run `clipcore models` to see "
                                  f"the presets ({', '.join(presets)}) and open_clip model names.")
