@@ -282,11 +282,6 @@ class Catalog:
         row = self.conn().execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def set_setting(self, key: str, value: str) -> None:
-        with self.transaction("a library setting") as c:
-            c.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
-                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
-
     # -- models ----------------------------------------------------------------------------
     def model_id(self, identity: str) -> int | None:
         row = self.conn().execute("SELECT id FROM models WHERE identity = ?", (identity,)).fetchone()
