@@ -89,7 +89,8 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
                   encoder=None, cancel=None, batch_size: int | None = None,
                   workers: int | None = None, thumbnails: Callable | None = None,
                   thumb_size: int = 256, commit_every: int = COMMIT_EVERY,
-                  commit_seconds: float = COMMIT_SECONDS) -> Iterator[ProgressEvent]:
+                  commit_seconds: float = COMMIT_SECONDS,
+                  exclude: Iterable[str] = ()) -> Iterator[ProgressEvent]:
     """Scan ``folders`` (adding them to the library), embed new/changed images, keep moved ones,
     remove deleted ones; commit every ``commit_every`` images or ``commit_seconds`` seconds.
 
@@ -99,6 +100,8 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
     encoder call (default ``encoder.batch_size``). ``workers``: decode threads (default
     cores - 1, at least 1). ``thumbnails``: optional callable(path, PIL RGB image whose longest
     side is <= ``thumb_size`` px), fed from the same decode, called from the decode threads.
+    ``exclude``: folders never scanned; photos already indexed under them are removed from the
+    library (the files themselves are never touched).
 
     The last event has phase "done" and a summary. When the model differs from the library's,
     the library switches to it (``Library.set_model_spec``) only once every image has a vector
@@ -118,7 +121,7 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
         for folder in folders:
             info = library.add_folder(folder)
             roots[info.id] = info.path
-        plan = yield from _scan(library, roots, identity, summary, cancel)
+        plan = yield from _scan(library, roots, identity, summary, cancel, tuple(exclude))
         if plan.complete:
             library.apply(plan.changes)
             if plan.work and not _cancelled(cancel):
@@ -145,7 +148,7 @@ def _cancelled(cancel) -> bool:
 
 
 def _scan(library: Library, roots: dict[int, str], identity: str, summary: IndexSummary,
-          cancel) -> Iterator[ProgressEvent]:
+          cancel, exclude: tuple[str, ...] = ()) -> Iterator[ProgressEvent]:
     """Walk the folders and diff against the catalog. Returns a _Plan (generator return)."""
     plan = _Plan()
     gone: dict[str, tuple] = {}          # path -> catalog row of files not seen
@@ -157,7 +160,7 @@ def _scan(library: Library, roots: dict[int, str], identity: str, summary: Index
             continue
         known = library.folder_state(folder_id, identity)
         protected: list[str] = []        # folders the scanner could not read: keep their rows
-        for item in scanner.scan_folder(root):
+        for item in scanner.scan_folder(root, exclude):
             seen += 1
             if isinstance(item, scanner.ScanProblem):
                 protected.append(item.path.rstrip(os.sep) + os.sep)

@@ -18,7 +18,6 @@ Every pool and thread is registered so :func:`running_work` can prove none are l
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 import traceback
@@ -195,15 +194,10 @@ class IndexWorker(QThread):
         from clipcore.indexer import index_folders
 
         try:
-            kwargs = dict(self.options)
-            if self.exclude and "exclude" in inspect.signature(index_folders).parameters:
-                kwargs["exclude"] = self.exclude
-            elif self.exclude:
-                self.failed.emit("This version of clipcore cannot exclude folders yet; the "
-                                 "excluded folders are indexed too.")
             events = index_folders(self.library, self.folder_paths, self.model.spec,
                                    encoder=self.model.get(), cancel=self.cancel_event,
-                                   thumbnails=self.thumbnails, **kwargs)
+                                   thumbnails=self.thumbnails, exclude=self.exclude,
+                                   **self.options)
             last_emit, last_phase = 0.0, None
             for event in events:
                 now = time.monotonic()

@@ -214,3 +214,26 @@ def test_nothing_is_written_in_a_read_only_photo_tree(tmp_path, library, encoder
             p.chmod(0o755)
     assert n == 4 and s.new == 4
     assert sorted((str(p), p.stat().st_mtime_ns) for p in (tmp_path / "p").rglob("*")) == before
+
+
+def test_excluded_folder_is_not_indexed_and_leaves_the_library(tmp_path, tiny_spec):
+    """A folder excluded later disappears from the library; its files stay untouched."""
+    from PIL import Image
+
+    from clipcore.indexer import index_folders
+    from clipcore.library import Library
+
+    photos = tmp_path / "photos"
+    (photos / "keep").mkdir(parents=True)
+    (photos / "private").mkdir()
+    for i, sub in enumerate(["keep", "keep", "private"]):
+        Image.new("RGB", (40, 30), (i * 80, 40, 200 - i * 60)).save(photos / sub / f"{i}.png")
+    with Library.open(tmp_path / "data") as lib:
+        list(index_folders(lib, [str(photos)], tiny_spec))
+        assert lib.count() == 3
+        events = list(index_folders(lib, [str(photos)], tiny_spec,
+                                    exclude=[str(photos / "private")]))
+        assert events[-1].summary.removed == 1
+        assert lib.count() == 3 - 1
+        assert lib.find_image(str(photos / "private" / "2.png")) is None
+    assert (photos / "private" / "2.png").is_file()
