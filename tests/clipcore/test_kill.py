@@ -270,49 +270,71 @@ def test_catalog_from_a_newer_version_is_refused_and_untouched(tmp_path):
         assert _file_states(data_dir) == before, args
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 4 MiB tmpfs mounted for the test (needs root and mount rights: skipped otherwise)."""
+@pytest.fixture(params=["tmpfs", "page-limit"])
+def full_disk(request, tmp_path, monkeypatch):
+    """(data_dir, fill, free): a data directory, and functions that fill its disk and free it.
+
+    "tmpfs": a real 4 MiB file system, filled with a file (needs root and mount rights, skipped
+    otherwise). "page-limit": SQLite's own max_page_count pinned at the catalog's size, so
+    SQLite itself reports SQLITE_FULL "database or disk is full" (runs anywhere).
+    """
+    import sqlite3
     import subprocess
 
-    mountpoint = tmp_path / "small-disk"
-    mountpoint.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mountpoint)],
+    if request.param == "page-limit":
+        data_dir, limit, connect = tmp_path / "data", {}, sqlite3.connect
+
+        def limited_connect(*args, **kwargs):
+            conn = connect(*args, **kwargs)
+            if limit:
+                conn.execute(f"PRAGMA max_page_count = {limit['pages']}")
+            return conn
+
+        def fill():
+            with contextlib.closing(connect(data_dir / "catalog.sqlite")) as conn:
+                limit["pages"] = conn.execute("PRAGMA page_count").fetchone()[0]
+
+        monkeypatch.setattr(sqlite3, "connect", limited_connect)
+        yield data_dir, fill, limit.clear
+        return
+
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)],
                           capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs to fill up: {done.stderr.strip()}")
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
-
-
-def _fill(disk: Path) -> Path:
-    """Write a file that takes every free byte of ``disk``; returns its path."""
     filler = disk / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+
+    def fill():
+        """Write a file that takes every free byte of the disk."""
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            for chunk in (b"\0" * 65536, b"\0" * 1024, b"\0"):
+                with contextlib.suppress(OSError):
+                    while True:
+                        os.write(fd, chunk)
+        finally:
+            os.close(fd)
+
     try:
-        for chunk in (b"\0" * 65536, b"\0" * 1024, b"\0"):
-            with contextlib.suppress(OSError):
-                while True:
-                    os.write(fd, chunk)
+        yield disk / "data", fill, filler.unlink
     finally:
-        os.close(fd)
-    return filler
+        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
-def test_disk_full_while_committing_keeps_the_previous_state(small_disk, tmp_path, monkeypatch):
-    data_dir = small_disk / "data"
+def test_disk_full_while_committing_keeps_the_previous_state(full_disk, tmp_path, monkeypatch):
+    data_dir, fill, free = full_disk
     monkeypatch.setenv("CLIPDESK_DATA_DIR", str(data_dir))
     photos = make_photos(tmp_path / "photos", 30, seed=9)
     assert _index_in_process(photos[0].parent)[0] == 0
 
     more = make_photos(tmp_path / "photos", 200, seed=10, prefix="more")
-    filler = _fill(small_disk)
+    fill()
     code, stderr = _index_in_process(photos[0].parent)
     assert code == 1, stderr
     _only_line(stderr, "error", "disk is full")
-    filler.unlink()
+    free()
 
     kept = _check_ann_agrees(data_dir, photos + more)
     assert kept == _check_ann_agrees(data_dir, photos) and len(kept) == len(photos)
