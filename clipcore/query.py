@@ -11,8 +11,9 @@ Grammar (one string)::
                followed by a digit is not a weight, so "12:30" stays text
     body    := words; double quotes group and are removed: '"rock + roll" - guitar'
 
-A term whose body is the path of an existing image file (``~`` expanded, relative to the
-current directory) is an image term; everything else is text. The sign of the operator before a
+A term whose body is the path of an existing file with an image extension (``~`` expanded,
+relative to the current directory) is an image term; one that looks like such a path (it has a
+``/``) but does not exist is a QueryError; everything else is text. The sign of the operator before a
 term multiplies its weight: ``- 2:people`` has weight -2.
 
 The combined query vector is ``sum(weight_i * embedding_i)`` over all terms, then L2-normalised
