@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from benchmarks.common import Report, base_parser, matmul_gflops, time_repeated
+from benchmarks.common import Report, base_parser, matmul_gflops, synchronize, time_repeated
 from benchmarks.models import open_clip_model, preset_names, random_weight_spec
 from clipcore.encoder import Encoder
 from clipcore.errors import ClipcoreError
@@ -28,31 +28,33 @@ TARGET_RATIO = 0.8
 def measure_rate(encode, batch, seconds: float, device) -> float:
     """images/s of ``encode(batch)`` (mean over >= 2 calls and ``seconds``) after a warm-up."""
     encode(batch)
+    synchronize(device)
     times = time_repeated(lambda: encode(batch), seconds, min_runs=2, device=device)
     return len(batch) / (sum(times) / len(times))
 
 
 def sweep(encode, image_size: int, batch_sizes, seconds: float, max_batch_seconds: float,
-          device, dtype) -> dict[int, float]:
-    """images/s per batch size; stops growing the batch once one batch would take too long."""
+          device) -> dict[int, float]:
+    """images/s per batch size; stops growing the batch once one batch would take too long.
+    Input: (N, 3, S, S) float32 on the CPU, as the indexer hands it to the Encoder."""
     import torch
 
     rates: dict[int, float] = {}
     for bs in batch_sizes:
         if rates and bs / max(rates.values()) > max_batch_seconds:
             break
-        batch = torch.randn(bs, 3, image_size, image_size, device=device, dtype=dtype)
+        batch = torch.randn(bs, 3, image_size, image_size)
         rates[bs] = measure_rate(encode, batch, seconds, device)
     return rates
 
 
-def plain_encode(model):
+def plain_encode(model, device, dtype):
     """Plain open_clip inference: eval mode, inference_mode, nothing else tuned."""
     import torch
 
     def encode(x):
         with torch.inference_mode():
-            return model.encode_image(x, normalize=True)
+            return model.encode_image(x.to(device, dtype), normalize=True).cpu()
 
     return encode
 
@@ -87,21 +89,18 @@ def main(argv: list[str] | None = None) -> str:
         key = f"{device.type} {str(dtype).removeprefix('torch.')}"
         if key not in ceilings:
             ceilings[key] = matmul_gflops(device, dtype, seconds=min(1.0, args.seconds))
-        one = torch.randn(1, 3, size, size, device=device, dtype=dtype)
         rates = sweep(encoder.encode_images, size, batch_sizes, args.seconds,
-                      args.max_batch_seconds, device, dtype)
+                      args.max_batch_seconds, device)
         best_bs = max(rates, key=rates.get)
-        # FLOPs of what the Encoder runs (its module when it exposes one: MobileCLIP is
-        # re-parameterised there), else of the same architecture built by open_clip.
-        model = getattr(encoder, "model", None)
+        # FLOPs of the module the Encoder runs (MobileCLIP is re-parameterised there)
+        one = torch.randn(1, 3, size, size, device=device)
+        gflop = count_flops(lambda: encoder.model.encode_image(one)) / 1e9
         del encoder
         plain = open_clip_model(spec, device, dtype)
-        gflop = count_flops(lambda: (model or plain).encode_image(one)) / 1e9
-        flush = torch.set_flush_denormal(False)   # torch's default; the Encoder may set it
-        batch = torch.randn(best_bs, 3, size, size, device=device, dtype=dtype)
-        plain_rate = measure_rate(plain_encode(plain), batch, args.seconds, device)
-        torch.set_flush_denormal(flush)
-        del model, plain
+        torch.set_flush_denormal(False)   # torch's default (Encoder.load turns it on again)
+        batch = torch.randn(best_bs, 3, size, size)
+        plain_rate = measure_rate(plain_encode(plain, device, dtype), batch, args.seconds, device)
+        del plain
         ratio = rates[best_bs] * gflop / ceilings[key]
         rows.append([name, Path(spec.name).stem, size, f"{gflop:.3g}", best_bs,
                      f"{rates[best_bs]:.1f}", f"{plain_rate:.1f}",

@@ -60,7 +60,7 @@ def encode_seconds(encoder, images, batch_sizes, seconds: float) -> tuple[float,
     tensors = torch.stack([encoder.preprocess(im) for im in images])
     best = (float("inf"), 0)
     for bs in batch_sizes:
-        batch = tensors[torch.arange(bs) % len(tensors)].to(encoder.device, encoder.dtype)
+        batch = tensors[torch.arange(bs) % len(tensors)]   # CPU float32, as the indexer passes
         encoder.encode_images(batch)   # warm-up
         times = time_repeated(lambda: encoder.encode_images(batch), seconds, min_runs=2,
                               device=encoder.device)
