@@ -9,7 +9,8 @@ killed. Points: "scan" (after a file is scanned), "encode" (after a batch is emb
 it is committed; "encode-after-commit" once a commit was made), "commit" (inside the catalog
 transaction, before COMMIT), "ann-save" (the catalog committed, the vector index not yet saved)
 and "ann-replace" (the new vector index file in place, its sidecar not yet).
-``CLIPCORE_TEST_PAUSE_AT=trace`` prints every point reached instead (to choose new moments).
+``CLIPCORE_TEST_PAUSE_AT=trace`` prints every point reached instead (to choose new moments);
+with ``CLIPCORE_TEST_CTRL_C=1`` the process sends itself SIGINT at the point instead of waiting.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ import pytest
 
 from clipcore.config import IndexParams
 from clipcore.library import Library
-from tests.helpers.e2e import TINY_CONFIG, cli_command, cli_env, make_photos
+from tests.helpers.e2e import TINY_CONFIG, cli_command, cli_env, make_photos, run_cli
 
 N_PHOTOS = 300
 PAUSED = "CLIPCORE_TEST_PAUSED"
 PAUSE_PRELUDE = """
-import contextlib, os, sys, time
+import contextlib, os, signal, sys, time
 from clipcore import ann, catalog, encoder, scanner
 
 _point, _, _nth = os.environ.get("CLIPCORE_TEST_PAUSE_AT", "").partition(":")
@@ -43,6 +44,9 @@ def _pause(point):
     if _point == "trace":
         print("CLIPCORE_TEST_TRACE", point, _reached[point], file=sys.stderr, flush=True)
     elif point == _point and _reached[point] == int(_nth or 1):
+        if os.environ.get("CLIPCORE_TEST_CTRL_C"):
+            os.kill(os.getpid(), signal.SIGINT)   # as if the user pressed Ctrl+C here
+            return
         print("CLIPCORE_TEST_PAUSED", point, file=sys.stderr, flush=True)
         time.sleep(3600)
 
@@ -164,14 +168,34 @@ def _check_ann_agrees(data_dir: Path, photos) -> set[int]:
 @pytest.mark.parametrize(
     "point", ["scan:150", "encode-after-commit:2", "commit:2", "ann-save:2", "ann-replace:1"])
 def test_sigkill_then_restart_loses_nothing_committed(point, photos, reference, tmp_path, monkeypatch):
-    from clipcore import encoder as encoder_module
-    from clipcore.cli import main
-
     data_dir = tmp_path / "data"
     _run_until_paused(photos, data_dir, point)
 
     # Inspect a copy, so that the restart below meets the damage itself.
     committed = _check_ann_agrees(shutil.copytree(data_dir, tmp_path / "snapshot"), photos)
+
+    _restart_and_compare(photos, reference, data_dir, committed, monkeypatch)
+
+
+def test_ctrl_c_commits_what_is_done_and_the_next_run_resumes(photos, reference, tmp_path,
+                                                             monkeypatch):
+    data_dir = tmp_path / "data"
+    proc = run_cli(_index_args(photos), data_dir, prelude=PAUSE_PRELUDE,
+                   CLIPCORE_TEST_PAUSE_AT="encode:5", CLIPCORE_TEST_CTRL_C="1")
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "again" in proc.stdout, proc.stdout     # it says how to finish the job
+
+    committed = _check_ann_agrees(shutil.copytree(data_dir, tmp_path / "snapshot"), photos)
+    assert len(committed) >= 5 * 10, "the batches done before Ctrl+C were not kept"
+    _restart_and_compare(photos, reference, data_dir, committed, monkeypatch)
+
+
+def _restart_and_compare(photos, reference, data_dir: Path, committed: set[int], monkeypatch):
+    """Run `clipcore index` again (in this process, counting what it embeds): it embeds exactly
+    the photos not committed before, and the library equals the uninterrupted one."""
+    from clipcore import encoder as encoder_module
+    from clipcore.cli import main
 
     encoded = []
     original = encoder_module.Encoder.encode_images
