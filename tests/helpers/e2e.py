@@ -66,7 +66,7 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str
     each of ``words`` (case-insensitive). Returns that line."""
     assert proc.returncode == 1, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("clipcore: error:")]
     assert len(errors) == 1, proc.stderr
     for word in words:
         assert word.lower() in errors[0].lower(), errors[0]
