@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -72,6 +73,10 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 # Pillow warns between MAX_IMAGE_PIXELS and twice that and raises above; we refuse anything
 # above MAX_PIXELS ourselves (right after reading the header), so align its warning with it.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+# Corrupt EXIF is handled here (no orientation, no date); Pillow's TIFF/EXIF parser would also
+# print a UserWarning with a line of its own source on the user's terminal for each such photo.
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
 
 # EXIF tags (TIFF/EXIF 2.32 numbering).
 _ORIENTATION = 0x0112
