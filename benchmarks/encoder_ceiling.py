@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> str:
                         help="measuring time per batch size (after a warm-up batch)")
     parser.add_argument("--max-batch-seconds", type=float, default=8.0,
                         help="skip batch sizes whose one batch would take longer than this")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the Encoder with torch.compile'd image tower (slow to "
+                        "compile; reported in its own column)")
     args = parser.parse_args(argv)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
 
@@ -83,7 +86,7 @@ def main(argv: list[str] | None = None) -> str:
             spec = random_weight_spec(name, args.device)
             encoder = Encoder.load(spec)
         except ClipcoreError as exc:
-            rows.append([name, f"not measured: {exc}"] + [""] * 7)
+            rows.append([name, f"not measured: {exc}"] + [""] * 8)
             continue
         device, dtype, size = encoder.device, encoder.dtype, encoder.image_size
         key = f"{device.type} {str(dtype).removeprefix('torch.')}"
@@ -95,6 +98,11 @@ def main(argv: list[str] | None = None) -> str:
         # FLOPs of the module the Encoder runs (MobileCLIP is re-parameterised there)
         one = torch.randn(1, 3, size, size, device=device)
         gflop = count_flops(lambda: encoder.model.encode_image(one)) / 1e9
+        compiled = "-"
+        if args.compile:
+            encoder.model.visual = torch.compile(encoder.model.visual)
+            batch = torch.randn(best_bs, 3, size, size)
+            compiled = f"{measure_rate(encoder.encode_images, batch, args.seconds, device):.1f}"
         del encoder
         plain = open_clip_model(spec, device, dtype)
         torch.set_flush_denormal(False)   # torch's default (Encoder.load turns it on again)
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None) -> str:
         del plain
         ratio = rates[best_bs] * gflop / ceilings[key]
         rows.append([name, Path(spec.name).stem, size, f"{gflop:.3g}", best_bs,
-                     f"{rates[best_bs]:.1f}", f"{plain_rate:.1f}",
+                     f"{rates[best_bs]:.1f}", f"{plain_rate:.1f}", compiled,
                      f"{rates[best_bs] * gflop:.0f}", f"{ratio:.2f}"])
         sweeps.append([name] + [f"{rates[b]:.1f}" if b in rates else "-" for b in batch_sizes])
         if Path(spec.name).stem in TARGET_MODELS:
@@ -117,7 +125,8 @@ def main(argv: list[str] | None = None) -> str:
                 "weights produce denormal floats, which the Encoder flushes). GFLOP/img counts 2 "
                 "FLOPs per multiply-add, fused attention included (benchmarks/flops.py).\n")
     report.table(["model", "architecture", "input px", "GFLOP/img", "best batch",
-                  "img/s (Encoder)", "img/s (plain open_clip)", "GFLOP/s", "of ceiling"], rows)
+                  "img/s (Encoder)", "img/s (plain open_clip)", "img/s (torch.compile)",
+                  "GFLOP/s", "of ceiling"], rows)
     report.emit("images/s by batch size (Encoder):\n")
     report.table(["model"] + [f"batch {b}" for b in batch_sizes], sweeps)
     for target in targets:
