@@ -16,9 +16,11 @@ with ``CLIPCORE_TEST_CTRL_C=1`` the process sends itself SIGINT at the point ins
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import threading
 from pathlib import Path
@@ -26,8 +28,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clipcore import encoder as encoder_module
+from clipcore.cli import main
 from clipcore.config import IndexParams
 from clipcore.library import Library
+from clipcore.presets import resolve_model_spec
 from tests.helpers.e2e import TINY_CONFIG, cli_command, cli_env, make_photos, run_cli
 
 N_PHOTOS = 300
@@ -94,18 +99,35 @@ def photos(tmp_path_factory) -> list[Path]:
     return make_photos(tmp_path_factory.mktemp("kill") / "photos", N_PHOTOS, seed=7)
 
 
-def _index_args(photos):
-    return ["index", photos[0].parent, "--model", TINY_CONFIG, "--device", "cpu", "--batch-size", 10]
+def _index_args(photos, model=TINY_CONFIG):
+    return ["index", photos[0].parent, "--model", model, "--device", "cpu", "--batch-size", 10]
 
 
 @pytest.fixture(scope="module")
 def reference(photos, tmp_path_factory):
     """path -> vector from one uninterrupted run."""
-    from clipcore.cli import main
-
     data_dir = tmp_path_factory.mktemp("reference-data")
-    assert main([*map(str, _index_args(photos)), "--data-dir", str(data_dir)]) in (0, None)
+    assert _cli(*_index_args(photos), "--data-dir", data_dir)[0] == 0
     return _vectors(data_dir, photos)
+
+
+def _cli(*args) -> tuple[int, str]:
+    """Run `clipcore ARGS` in this process; returns (exit code, stderr)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code or 0, err.getvalue()
+
+
+def _index_in_process(photo_dir: Path, *extra: str) -> tuple[int, str]:
+    return _cli("index", photo_dir, "--model", TINY_CONFIG, *extra)
+
+
+def _only_line(stderr: str, *words: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if all(w.lower() in line.lower() for w in words)]
+    assert lines, f"no line with {words} in:\n{stderr}"
+    return lines[0]
 
 
 def _vectors(data_dir: Path, photos) -> dict[str, np.ndarray]:
@@ -116,10 +138,10 @@ def _vectors(data_dir: Path, photos) -> dict[str, np.ndarray]:
     return {path: vec for path, vec in found.items() if vec is not None}
 
 
-def _run_until_paused(photos, data_dir: Path, point: str) -> None:
+def _run_until_paused(photos, data_dir: Path, point: str, model=TINY_CONFIG) -> None:
     """Start `clipcore index` in a subprocess, SIGKILL it when it reports the pause point."""
     proc = subprocess.Popen(
-        cli_command(_index_args(photos), PAUSE_PRELUDE),
+        cli_command(_index_args(photos, model), PAUSE_PRELUDE),
         env=cli_env(data_dir, CLIPCORE_TEST_PAUSE_AT=point),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
     )
@@ -191,12 +213,31 @@ def test_ctrl_c_commits_what_is_done_and_the_next_run_resumes(photos, reference,
     _restart_and_compare(photos, reference, data_dir, committed, monkeypatch)
 
 
+def test_sigkill_while_switching_models_keeps_the_old_model(photos, tmp_path):
+    """Re-indexing with another model and dying half-way: search goes on with the old model's
+    complete vectors; the next run finishes the new model and only then switches to it."""
+    data_dir = tmp_path / "data"
+    new_model = tmp_path / "other-clip.json"
+    new_model.write_text(TINY_CONFIG.read_text().replace('"embed_dim": 32', '"embed_dim": 16'))
+    old, new = (resolve_model_spec(str(m)).identity() for m in (TINY_CONFIG, new_model))
+    assert _cli(*_index_args(photos), "--data-dir", data_dir)[0] == 0
+
+    _run_until_paused(photos, data_dir, "encode-after-commit:1", model=new_model)
+    with Library.open(data_dir) as library:
+        assert library.model_spec().identity() == old
+        assert library.count(old) == N_PHOTOS and 0 < library.count(new) < N_PHOTOS
+    code, stderr = _cli("similar", photos[0], "-k", 3, "--data-dir", data_dir)
+    assert code == 0 and "Traceback" not in stderr, stderr
+
+    assert _cli(*_index_args(photos, new_model), "--data-dir", data_dir)[0] == 0
+    with Library.open(data_dir) as library:
+        assert library.model_spec().identity() == new
+        assert library.count(new) == N_PHOTOS
+
+
 def _restart_and_compare(photos, reference, data_dir: Path, committed: set[int], monkeypatch):
     """Run `clipcore index` again (in this process, counting what it embeds): it embeds exactly
     the photos not committed before, and the library equals the uninterrupted one."""
-    from clipcore import encoder as encoder_module
-    from clipcore.cli import main
-
     encoded = []
     original = encoder_module.Encoder.encode_images
 
@@ -206,7 +247,7 @@ def _restart_and_compare(photos, reference, data_dir: Path, committed: set[int],
         return out
 
     monkeypatch.setattr(encoder_module.Encoder, "encode_images", counting)
-    assert main([*map(str, _index_args(photos)), "--data-dir", str(data_dir)]) in (0, None)
+    assert _cli(*_index_args(photos), "--data-dir", data_dir)[0] == 0
 
     assert sum(encoded) == N_PHOTOS - len(committed), "committed images were embedded again"
     assert len(_check_ann_agrees(data_dir, photos)) == N_PHOTOS
@@ -217,29 +258,6 @@ def _restart_and_compare(photos, reference, data_dir: Path, committed: set[int],
 
 
 # ------------------------------------------------------------------ damage left behind by a crash
-
-def _cli(*args) -> tuple[int, str]:
-    """Run `clipcore ARGS` in this process; returns (exit code, stderr)."""
-    import io
-
-    from clipcore.cli import main
-
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return code or 0, err.getvalue()
-
-
-def _index_in_process(photo_dir: Path, *extra: str) -> tuple[int, str]:
-    return _cli("index", photo_dir, "--model", TINY_CONFIG, *extra)
-
-
-def _only_line(stderr: str, *words: str) -> str:
-    assert "Traceback" not in stderr, stderr
-    lines = [line for line in stderr.splitlines() if all(w.lower() in line.lower() for w in words)]
-    assert lines, f"no line with {words} in:\n{stderr}"
-    return lines[0]
-
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "other-model"])
 def test_damaged_vector_index_is_rebuilt_with_a_message(damage, tmp_path, caplog):
@@ -276,8 +294,6 @@ def _file_states(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_catalog_from_a_newer_version_is_refused_and_untouched(tmp_path):
-    import sqlite3
-
     data_dir = Path(os.environ["CLIPDESK_DATA_DIR"])
     photos = make_photos(tmp_path / "photos", 5, seed=8)
     assert _index_in_process(photos[0].parent)[0] == 0
@@ -302,9 +318,6 @@ def full_disk(request, tmp_path, monkeypatch):
     otherwise). "page-limit": SQLite's own max_page_count pinned at the catalog's size, so
     SQLite itself reports SQLITE_FULL "database or disk is full" (runs anywhere).
     """
-    import sqlite3
-    import subprocess
-
     if request.param == "page-limit":
         data_dir, limit, connect = tmp_path / "data", {}, sqlite3.connect
 
