@@ -153,5 +153,5 @@ class Searcher:
             row = rows.get(image_id)
             if row is None or (threshold is not None and score < threshold):
                 continue
-            hits.append(Hit(row.id, row.path, float(score), row.date_taken, row.width, row.height))
+            hits.append(Hit(row.id, row.path, min(1.0, max(-1.0, float(score))), row.date_taken, row.width, row.height))
         return hits
