@@ -153,5 +153,6 @@ class Searcher:
             row = rows.get(image_id)
             if row is None or (threshold is not None and score < threshold):
                 continue
-            hits.append(Hit(row.id, row.path, min(1.0, max(-1.0, float(score))), row.date_taken, row.width, row.height))
+            score = min(1.0, max(-1.0, float(score)))     # float rounding can pass 1.0
+            hits.append(Hit(row.id, row.path, score, row.date_taken, row.width, row.height))
         return hits
