@@ -13,8 +13,13 @@ that inference preprocessing (open_clip.image_transform_v2 on the config's Prepr
 Every step draws a fresh batch of images (tools/shapes.py) and captions from templates over
 colour+shape, colour only and shape only, and minimises open_clip's contrastive loss
 (open_clip.loss.ClipLoss) with AdamW and a warmup + cosine learning-rate schedule. Given a seed
-and a thread count, a run is deterministic: the data come from one numpy Generator, torch is
-seeded and set to deterministic algorithms, and the run length is a fixed number of steps.
+and a thread count, a run is deterministic: the data come from one numpy Generator (drawn by a
+single DataLoader worker, in order), torch is seeded and set to deterministic algorithms, and the
+run length is a fixed number of steps. Torch uses one thread by default: on a shared, busy
+2-core machine two OpenMP threads made each step ~10x slower (measured: 11 s vs 1 s per step),
+and the worker drawing images uses the other core. Training images are at most 512 px on a side
+(after the resize to the 64 px model input a 1024 px drawing looks the same, and costs 3x more
+to draw); benchmarks/shapes_quality.py checks the full 32-1024 px range.
 The weights are saved as float16 safetensors (open_clip's loader casts them to the model's
 float32 parameters); the training time, command and held-out precision go into the file's
 metadata.
@@ -250,13 +255,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(CONFIG), help="open_clip model-config JSON")
     parser.add_argument("--out", default=str(WEIGHTS), help="where to write the .safetensors weights")
-    parser.add_argument("--steps", type=int, default=1500, help="optimizer steps (fixed, for determinism)")
+    parser.add_argument("--steps", type=int, default=1200, help="optimizer steps (fixed, for determinism)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (results depend on it)")
-    parser.add_argument("--max-side", type=int, default=1024, help="largest drawn image side, px")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; results depend on it (more than 1 is ~10x slower on a busy CPU)")
+    parser.add_argument("--max-side", type=int, default=512, help="largest drawn training image side, px")
     train(parser.parse_args(argv))
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-from tools.shapes import CLASSES, COLOURS, draw_shape, random_drawing
+from tools.shapes import CLASSES, COLOURS, draw_shape, random_drawing, random_size
 from tools.train_shapes import CONFIG, WEIGHTS, build_model, model_encoders
 
 NAMES = [f"{c} {s}" for c, s in CLASSES]
@@ -72,3 +72,18 @@ def test_colour_only_captions_pick_the_colour(encoders):
     scores = encode_images([image for image, _ in drawn]) @ encode_texts(list(COLOURS)).T
     predicted = [list(COLOURS)[i] for i in scores.argmax(axis=1)]
     assert predicted == [d.colour for _, d in drawn]
+
+
+def test_drawings_are_reproducible_from_a_seed():
+    """Training is deterministic only if the same seed draws the same images."""
+    first = [random_drawing(np.random.default_rng(5)) for _ in range(3)]
+    again = [random_drawing(np.random.default_rng(5)) for _ in range(3)]
+    assert [(im.tobytes(), d) for im, d in first] == [(im.tobytes(), d) for im, d in again]
+
+
+def test_drawn_sizes_stay_within_the_supported_range():
+    rng = np.random.default_rng(6)
+    sizes = np.array([random_size(rng, 32, 1024) for _ in range(500)])
+    assert sizes.min() >= 32 and sizes.max() <= 1024
+    ratio = sizes[:, 0] / sizes[:, 1]
+    assert ratio.min() >= 0.49 and ratio.max() <= 2.05
