@@ -30,8 +30,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -89,7 +91,7 @@ def build_model(config: str | Path = CONFIG, weights: str | Path | None = None):
     model = open_clip.model.CLIP(**model_cfg)
     if weights is not None:
         open_clip.load_checkpoint(model, str(weights), strict=True)
-    open_clip.set_model_preprocess_cfg(model, pp.__dict__)
+    open_clip.set_model_preprocess_cfg(model, asdict(pp))
     tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=model_cfg["text_cfg"]["context_length"])
     return model.eval(), image_transform_v2(pp, is_train=False), tokenizer
 
@@ -100,7 +102,8 @@ def precision_at_k(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarr
     return np.take_along_axis(relevant, top, axis=1).mean(axis=1)
 
 
-def heldout_metrics(encode_images: Callable[[list], np.ndarray], encode_texts: Callable[[Sequence[str]], np.ndarray],
+def heldout_metrics(encode_images: Callable[[list], np.ndarray],
+                    encode_texts: Callable[[Sequence[str]], np.ndarray],
                     seed: int = 12345, per_class: int = 12, max_side: int = 512) -> dict:
     """Retrieval quality on a freshly drawn held-out set (``per_class`` images of each class).
 
@@ -135,19 +138,19 @@ def heldout_metrics(encode_images: Callable[[list], np.ndarray], encode_texts: C
     out["per_class"] = {name: {key: round(float(v[i]), 3) for key, v in per_query.items()}
                         for i, name in enumerate(names)}
 
-    colours, shapes = np.array(list(COLOURS)), np.array(SHAPES)
-    image_colours = np.array([l.split()[0] for l in labels])
-    image_shapes = np.array([l.split()[1] for l in labels])
-    colour_scores = encode_texts(list(colours)) @ img.T
-    out["colour_p@10"] = float(precision_at_k(colour_scores, image_colours[None, :] == colours[:, None], 10).mean())
-    shape_scores = encode_texts([f"a {s}" for s in shapes]) @ img.T
-    out["shape_p@10"] = float(precision_at_k(shape_scores, image_shapes[None, :] == shapes[:, None], 10).mean())
+    image_colour = np.array([label.split()[0] for label in labels])
+    image_shape = np.array([label.split()[1] for label in labels])
+    for key, queries, words, truth in (
+            ("colour_p@10", list(COLOURS), list(COLOURS), image_colour),
+            ("shape_p@10", [f"a {s}" for s in SHAPES], list(SHAPES), image_shape)):
+        relevant = truth[None, :] == np.array(words)[:, None]
+        out[key] = float(precision_at_k(encode_texts(queries) @ img.T, relevant, 10).mean())
     out["zero_shot"] = float((names[text.argmax(axis=0)] == labels).mean())
     return out
 
 
 def encode_text_prefix(model, tokens: torch.Tensor) -> torch.Tensor:
-    """(B, 77) int64 tokens -> (B, D) float32 L2-normalised, same as model.encode_text(normalize=True).
+    """(B, L) int64 tokens -> (B, D) float32 L2-normalised, same as model.encode_text(normalize=True).
 
     Runs the text transformer only up to the longest caption in the batch (plus its end token):
     with open_clip's causal attention mask and end-of-text (argmax) pooling, positions after the
@@ -207,8 +210,12 @@ def train(args) -> dict:
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     warmup = max(1, args.steps // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda i: min(1.0, (i + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(i, args.steps) / args.steps)))
+
+    def lr_factor(i: int) -> float:
+        """Linear warmup over the first 5% of steps, then cosine decay to 0."""
+        return min(1.0, (i + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(i, args.steps) / args.steps))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     loss_fn = open_clip.loss.ClipLoss()
     # One worker process draws the next batch while this one trains; one worker keeps the order.
     batches = torch.utils.data.DataLoader(
@@ -245,7 +252,9 @@ def train(args) -> dict:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to(torch.float16).contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(out), metadata=meta)
+    partial = out.with_name(out.name + ".partial")
+    save_file(state, str(partial), metadata=meta)
+    os.replace(partial, out)   # atomic: the shipped weights are never half-written
     print(f"trained {args.steps} steps in {seconds:.0f} s; wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     print("held-out:", meta["heldout"])
     return meta

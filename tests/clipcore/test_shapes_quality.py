@@ -15,6 +15,8 @@ from clipcore.presets import resolve_model_spec
 from clipcore.search import Searcher
 from tools.shapes import BACKGROUNDS, CLASSES, COLOURS, draw_shape, random_size, write_labelled_folder
 
+pytestmark = pytest.mark.slow   # end to end: draws, indexes and searches 288 images (~25 s)
+
 PER_CLASS = 12   # > 10, so precision@10 can be perfect without every image being in the top 10
 
 
