@@ -4,8 +4,8 @@ re-index the unchanged library without loading the model or reading any file's c
 Both runs are fresh processes (``--child``) over a tree of 16x16 JPEGs:
 
 1. first index + 20 searches, sampling the resident set size (RSS) at every progress event;
-   the growth per image is compared with what the vectors need in hnswlib
-   (vector + level-0 links + label + per-element bookkeeping);
+   the growth per image (from before indexing to after the searches) is compared with what
+   the vectors need in hnswlib (vector + level-0 links + label + per-element bookkeeping);
 2. re-index of the unchanged tree: a Python audit hook counts every ``open`` of a path inside
    the tree, ``Encoder.load`` calls are counted, /proc/self/io gives the bytes read.
 
@@ -136,8 +136,9 @@ def main(argv: list[str] | None = None) -> str:
         again, process_seconds = _run_child("again", tree, data_dir)
 
     samples = first["samples"]
-    (half_done, half_rss), (done, full_rss) = _sample_at(samples, 0.5), samples[-1]
-    per_image = (full_rss - half_rss) / max(1, done - half_done)
+    (q1_done, q1_rss), (q3_done, q3_rss) = _sample_at(samples, 0.25), _sample_at(samples, 0.75)
+    steady = (q3_rss - q1_rss) / max(1, q3_done - q1_done)
+    per_image = (first["after_search"] - samples[0][1]) / max(1, first["new"])
     need = hnsw_bytes_per_image(first["dim"], IndexParams().M)
     report = Report(f"Large library: {args.files:,} photos")
     report.emit(f"{args.files:,} 16x16 JPEGs ({tree_bytes / 1e6:.0f} MB) in "
@@ -151,7 +152,9 @@ def main(argv: list[str] | None = None) -> str:
          " / ".join(fmt_bytes(_sample_at(samples, f)[1]) for f in (0.25, 0.5, 0.75, 1.0))],
         ["RSS after 20 searches / peak RSS",
          f"{fmt_bytes(first['after_search'])} / {fmt_bytes(first['peak'])}"],
-        ["RSS growth per image, 50% -> 100%", f"{per_image:,.0f} B"],
+        ["RSS growth per image while encoding (25% -> 75%)", f"{steady:,.0f} B"],
+        ["RSS growth per image, whole run (before indexing -> after searches)",
+         f"{per_image:,.0f} B"],
         ["what the vectors need per image (hnswlib element)", f"{need:,} B"],
     ])
     report.table(["re-index of the unchanged library", "value"], [
@@ -164,7 +167,7 @@ def main(argv: list[str] | None = None) -> str:
         ["bytes read from storage (read_bytes) / by read calls (rchar)",
          f"{again['read_bytes']:,} / {again['rchar']:,}"],
     ])
-    report.target(f"memory growth while indexing <= {GROWTH_FACTOR:.0f}x what the vectors need",
+    report.target(f"memory growth of the run <= {GROWTH_FACTOR:.0f}x what the vectors need",
                   f"{per_image:,.0f} B vs {need:,} B per image",
                   per_image <= GROWTH_FACTOR * need)
     report.target(f"re-index of {args.files:,} unchanged files <= {TARGET_SECONDS:.0f} s",
