@@ -2,7 +2,8 @@
 
 Each section of RESULTS.md starts with a marker naming its script, then the line describing
 the machine and the time it ran; ``--only`` re-runs some scripts and keeps the other sections
-of the existing file as they are (the 1M-vector parts need only run once).
+of the existing file as they are (the 1M-vector parts need only run once). Hand-written
+sections under a marker of another name (``<!-- benchmarks.notes -->``) are kept, last.
 
 Run: ``python -m benchmarks.run_all [--only pipeline startup] [--quick]``.
 """
@@ -78,8 +79,8 @@ def main(argv: list[str] | None = None) -> str:
     sections = read_sections(args.output)
     for name in args.only or SCRIPTS:
         sections[name] = run_script(name, SCRIPTS[name][1 if args.quick else 0])
-    text = HEADER + "".join("\n" + sections[name].rstrip("\n") + "\n"
-                            for name in SCRIPTS if name in sections)
+    order = [n for n in SCRIPTS if n in sections] + [n for n in sections if n not in SCRIPTS]
+    text = HEADER + "".join("\n" + sections[name].rstrip("\n") + "\n" for name in order)
     args.output.write_text(text)
     return text
 

@@ -82,7 +82,7 @@ def test_startup(tiny_config):
     assert re.search(r"^\| 1 \| [\d.]+ \| 1 \|", out, re.M), "one visible window"
 
 
-def test_run_all_rerunning_one_script_keeps_the_other_sections(tmp_path, monkeypatch):
+def test_run_all_rerunning_one_script_keeps_the_other_sections_and_notes(tmp_path, monkeypatch):
     calls: list[str] = []
 
     def fake_run(name, args):
@@ -92,8 +92,10 @@ def test_run_all_rerunning_one_script_keeps_the_other_sections(tmp_path, monkeyp
     monkeypatch.setattr(run_all, "run_script", fake_run)
     results = tmp_path / "RESULTS.md"
     run_all.main(["--output", str(results)])
+    results.write_text(results.read_text() + "\n<!-- benchmarks.notes -->\n## Notes\n")
     run_all.main(["--output", str(results), "--only", "memory"])
     text = results.read_text()
     assert calls == list(run_all.SCRIPTS) + ["memory"]
     assert "## memory run 7" in text and "## startup run 6" in text
     assert text.index("encoder_ceiling") < text.index("## memory") < text.index("startup")
+    assert text.rstrip().endswith("## Notes"), "hand-written notes are kept, last"
