@@ -1,6 +1,6 @@
 """Start-up: time from launching clipdesk to a visible window whose event loop is running.
 
-Each run is a fresh process (``QT_QPA_PLATFORM=offscreen``, empty data/cache/config dirs,
+Each run is a fresh process (``QT_QPA_PLATFORM=offscreen``, empty data/cache/settings dirs,
 ``CLIPDESK_MODEL`` = the default model with random weights, so the model really loads in the
 background meanwhile). The process runs ``desktop.app.main()`` unchanged; a wrapper around
 ``QApplication.exec`` queues a zero-delay timer, which fires once the event loop is
@@ -54,8 +54,7 @@ def launch(model_config: str, timeout: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="clipdesk-bench-startup-") as tmp:
         env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HF_HUB_OFFLINE="1",
                    CLIPDESK_MODEL=model_config, CLIPDESK_DATA_DIR=f"{tmp}/data",
-                   CLIPDESK_CACHE_DIR=f"{tmp}/cache", XDG_CONFIG_HOME=f"{tmp}/config",
-                   HOME=tmp)
+                   CLIPDESK_CACHE_DIR=f"{tmp}/cache", XDG_CONFIG_HOME=f"{tmp}/config")
         launched = time.time()
         out = subprocess.run([sys.executable, "-m", "benchmarks.startup", "--child",
                               repr(launched)], cwd=REPO_ROOT, env=env, capture_output=True,
