@@ -301,14 +301,13 @@ class Controller(QObject):
             return
         searcher = self._active.searcher
         if request.similar_to is not None:
-            task = self.pool.run(searcher.similar, request.similar_to, k=request.k)
+            call, kwargs = (searcher.similar, request.similar_to), {}
         else:
-            task = self.pool.run(searcher.search, request.text or None, image=request.image,
-                                 k=request.k)
-        task.signals.result.connect(lambda hits, r=request: self._search_done(r, hits))
-        task.signals.error.connect(lambda err: self.search_failed.emit(user_message(err)))
-        task.signals.finished.connect(self._next_search)
-        self._search_task = task
+            call, kwargs = (searcher.search, request.text or None), {"image": request.image}
+        self._search_task = self.pool.run(
+            *call, k=request.k, **kwargs, on_result=lambda hits, r=request: self._search_done(r, hits),
+            on_error=lambda err: self.search_failed.emit(user_message(err)),
+            on_finished=self._next_search)
 
     def _search_done(self, request: SearchRequest, hits) -> None:
         if self._queued_search is None:   # a newer request makes these results stale

@@ -1,11 +1,13 @@
-"""What a drop or a paste carries: folders to add, or an image to search with."""
+"""What a drop or a paste carries: folders to add, or an image to search with; and leaving the
+clipboard safe at exit."""
 
 from __future__ import annotations
 
+import atexit
 import os
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QGuiApplication, QImage
 
 __all__ = ["local_paths", "dropped_folders", "dropped_image", "image_bytes"]
 
@@ -51,3 +53,20 @@ def image_bytes(image: QImage) -> bytes:
     image.save(buffer, "PNG")
     buffer.close()
     return bytes(data.data())
+
+
+# Platforms whose clipboard is Qt's generic in-process one (headless runs and tests use
+# "offscreen"). It keeps the last QMimeData in a C++ static that is destroyed after Python has
+# shut down, and deleting a QMimeData made in Python then crashes the process at exit (SIGSEGV
+# in shiboken). Real clipboards (X11, Wayland, Windows, macOS) belong to the platform
+# integration, which Qt tears down while Python runs, and are left alone so that a clipboard
+# manager can keep what was copied after the app quits.
+IN_PROCESS_CLIPBOARD_PLATFORMS = frozenset({"offscreen", "minimal", "eglfs", "linuxfb", "vnc"})
+
+
+@atexit.register
+def _empty_in_process_clipboard() -> None:
+    """Empty an in-process clipboard while Python still runs (see above)."""
+    if (QGuiApplication.instance() is not None
+            and QGuiApplication.platformName() in IN_PROCESS_CLIPBOARD_PLATFORMS):
+        QGuiApplication.clipboard().clear()

@@ -94,20 +94,29 @@ class WorkPool(QThreadPool):
         _POOLS.add(self)
 
     def submit(self, task: Task, priority: int = 0) -> Task:
-        """Queue ``task`` (higher ``priority`` starts first) and return it."""
+        """Queue ``task`` (higher ``priority`` starts first) and return it.
+
+        Connect to ``task.signals`` *before* submitting: an idle pool thread may run the task
+        and emit its signals before this call returns, and a signal emitted before a connection
+        exists is lost.
+        """
         self._tasks.add(task)
         task.signals.finished.connect(lambda t=task: self._tasks.discard(t))
         self.start(task, priority)
         return task
 
     def run(self, fn: Callable[..., Any], *args, on_result=None, on_error=None,
-            priority: int = 0, **kwargs) -> Task:
-        """Shortcut: wrap ``fn`` in a Task, connect the callbacks, submit it."""
+            on_finished=None, priority: int = 0, **kwargs) -> Task:
+        """Wrap ``fn(*args, **kwargs)`` in a Task, connect the callbacks, then submit it.
+
+        ``on_result(value)`` or ``on_error(exception)``, then ``on_finished()``, are called on
+        the GUI thread.
+        """
         task = Task(fn, *args, **kwargs)
-        if on_result is not None:
-            task.signals.result.connect(on_result)
-        if on_error is not None:
-            task.signals.error.connect(on_error)
+        for signal, slot in ((task.signals.result, on_result), (task.signals.error, on_error),
+                             (task.signals.finished, on_finished)):
+            if slot is not None:
+                signal.connect(slot)
         return self.submit(task, priority)
 
     def drop_queued(self) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QImage
 
@@ -76,3 +80,14 @@ def test_settings_persist_and_fall_back_on_bad_values(tmp_path):
     again.setValue("search/result_count", "lots")
     loaded = load_settings(again)
     assert (loaded.device, loaded.result_count) == ("auto", 200)
+
+
+def test_process_exits_cleanly_after_copying_to_an_in_process_clipboard():
+    """Paths copied from Python onto the offscreen platform's clipboard do not crash the
+    process at exit (Qt would delete the Python-made QMimeData after Python has shut down)."""
+    code = ("import sys; from PySide6.QtCore import QMimeData, QUrl; "
+            "from PySide6.QtWidgets import QApplication; import desktop.mime; "
+            "app = QApplication(sys.argv); mime = QMimeData(); "
+            "mime.setUrls([QUrl.fromLocalFile('/p/a.jpg')]); app.clipboard().setMimeData(mime)")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    assert subprocess.run([sys.executable, "-c", code], env=env, timeout=120).returncode == 0

@@ -13,6 +13,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 
 from clipcore.config import ModelSpec
 from clipcore.library import Library
+from desktop.controller import SearchRequest
 from desktop.settings import AppSettings
 
 from tests.desktop.helpers import (INDEX_TIMEOUT_MS, IndexGate, close_window, drop, file_mime,
@@ -103,10 +104,25 @@ def test_find_similar_from_the_context_menu(launch, qtbot, photos):
     menu = window.results_view.build_menu(window.results_model.index(len(hits) - 1))
     assert [a.text() for a in menu.actions() if a.text()] == \
         ["Open", "Show in folder", "Copy path", "Find similar"]
-    with qtbot.waitSignal(window.controller.results_ready, timeout=30_000):
+    with qtbot.waitSignal(window.controller.results_ready, timeout=30_000,
+                          check_params_cb=lambda _hits, request: request.similar_to == target.id):
         next(a for a in menu.actions() if a.text() == "Find similar").trigger()
     assert window.results_model.hit(0).path == target.path
     assert window.results_model.hit(0).score == pytest.approx(1.0, abs=1e-4)
+
+
+def test_back_to_back_searches_each_get_their_results(launch, qtbot, photos):
+    """A search started the moment the previous one answered is answered too: an idle worker
+    runs a "find similar" (no model needed) at once, and its result must not be lost."""
+    window = launch()
+    index_folder(qtbot, window, photos[0])
+    ids = [window.controller.library.find_image(str(p)).id for p in photos[1]]
+    for image_id in ids + ids:
+        with qtbot.waitSignal(window.controller.results_ready, timeout=30_000,
+                              check_params_cb=lambda _h, request, i=image_id:
+                              request.similar_to == i) as answer:
+            window.controller.search(SearchRequest(similar_to=image_id))
+        assert answer.args[0][0].id == image_id
 
 
 class _UrlRecorder(QObject):
