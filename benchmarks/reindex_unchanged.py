@@ -54,10 +54,14 @@ def first_index(tree: str, data_dir: str) -> dict:
     spec = _spec()
     encoder = Encoder.load(spec)
     samples = [(0, rss_bytes())]
+    scanned = samples[0][1]
     t0 = time.perf_counter()
     with Library.open(data_dir) as library:
         for event in index_folders(library, [tree], spec, encoder=encoder):
-            samples.append((event.done, rss_bytes()))
+            if event.phase in ("encode", "commit"):   # during the scan, done counts files seen
+                samples.append((event.done, rss_bytes()))
+            elif event.phase == "scan":
+                scanned = rss_bytes()
         seconds = time.perf_counter() - t0
         summary = event.summary
         searcher = Searcher(library, encoder)
@@ -65,7 +69,7 @@ def first_index(tree: str, data_dir: str) -> dict:
             searcher.search(text, k=20)
         after_search = rss_bytes()
     return {"seconds": seconds, "new": summary.new, "skipped": summary.skipped,
-            "samples": samples, "after_search": after_search, "peak": peak_rss_bytes(),
+            "samples": samples, "scanned": scanned, "after_search": after_search, "peak": peak_rss_bytes(),
             "dim": encoder.dim}
 
 
@@ -148,7 +152,8 @@ def main(argv: list[str] | None = None) -> str:
         ["images indexed / skipped", f"{first['new']:,} / {first['skipped']:,}"],
         ["wall clock", f"{first['seconds']:.1f} s ({first['new'] / first['seconds']:.0f} images/s)"],
         ["RSS before indexing (model loaded)", fmt_bytes(samples[0][1])],
-        ["RSS at 25% / 50% / 75% / 100%",
+        ["RSS after the scan (the plan of work)", fmt_bytes(first["scanned"])],
+        ["RSS at 25% / 50% / 75% / 100% encoded",
          " / ".join(fmt_bytes(_sample_at(samples, f)[1]) for f in (0.25, 0.5, 0.75, 1.0))],
         ["RSS after 20 searches / peak RSS",
          f"{fmt_bytes(first['after_search'])} / {fmt_bytes(first['peak'])}"],
