@@ -105,7 +105,6 @@ class MainWindow(QMainWindow):
         self.device_label, self.model_label, self.count_label = QLabel(), QLabel(), QLabel()
         for label in (self.device_label, self.model_label, self.count_label):
             self.statusBar().addPermanentWidget(label)
-        self.device_label.setText("Loading the model…")
         self._build_menus()
 
     def _build_menus(self) -> None:

@@ -203,8 +203,15 @@ class IndexWorker(QThread):
         from clipcore.indexer import index_folders
 
         try:
+            try:
+                encoder = self.model.get()
+            except ClipcoreError:   # no model (weights missing): still remember the folders,
+                for path in self.folder_paths:   # so they are indexed once a model loads
+                    self.library.add_folder(path)
+                self._report_folders()
+                raise
             events = index_folders(self.library, self.folder_paths, self.model.spec,
-                                   encoder=self.model.get(), cancel=self.cancel_event,
+                                   encoder=encoder, cancel=self.cancel_event,
                                    thumbnails=self.thumbnails, exclude=self.exclude,
                                    **self.options)
             last_emit, last_phase = 0.0, None

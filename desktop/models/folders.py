@@ -19,6 +19,8 @@ def folder_state(info, indexing: bool) -> str:
     """
     if info is None:
         return "indexing…" if indexing else "waiting to be indexed"
+    if not info.image_count and not indexing:   # empty, or not scanned yet (no model loaded)
+        return "no photos yet"
     complete = info.indexed_count + info.skipped_count >= info.image_count
     parts = [f"{info.indexed_count:,} photo{'s' * (info.indexed_count != 1)}"]
     parts.append("indexing…" if indexing else "indexed" if complete else "not fully indexed")

@@ -111,8 +111,12 @@ class ResultsModel(QAbstractListModel):
         if image is None:
             self._broken.add(path)
         else:
+            side = math.ceil(self.icon_side * self.dpr)   # what was asked for, in device px
+            if max(image.width(), image.height()) < side:   # a small photo fills its cell too
+                image = image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                     Qt.TransformationMode.SmoothTransformation)
             pixmap = QPixmap.fromImage(image)
-            pixmap.setDevicePixelRatio(self.dpr)   # it was loaded at icon_side * dpr px
+            pixmap.setDevicePixelRatio(self.dpr)
             self._pixmaps[path] = pixmap
         row = self._row_of.get(path)
         if row is not None:

@@ -28,7 +28,8 @@ class SkippedDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"{len(rows):,} file{'s' * (len(rows) != 1)} could not be "
-                                "indexed. Fix or remove them, then rescan (F5)."))
+        one = len(rows) == 1
+        layout.addWidget(QLabel(f"{len(rows):,} file{'' if one else 's'} could not be indexed. "
+                                f"Fix or remove {'it' if one else 'them'}, then rescan (F5)."))
         layout.addWidget(self.table)
         layout.addWidget(buttons)

@@ -51,6 +51,10 @@ def test_results_ask_for_sharp_thumbnails_and_show_them_when_they_arrive(qtbot):
     shown = index.data(Qt.ItemDataRole.DecorationRole)
     assert shown.cacheKey() != placeholder.cacheKey()
     assert shown.devicePixelRatio() == 2.0 and shown.deviceIndependentSize().width() == 100
+    small = QImage(64, 48, QImage.Format.Format_RGB888)   # a photo smaller than the cell
+    small.fill(Qt.GlobalColor.blue)
+    model.set_thumbnail("/p/a.jpg", small)
+    assert model.index(0).data(Qt.ItemDataRole.DecorationRole).deviceIndependentSize().width() == 100
     tooltip = index.data(Qt.ItemDataRole.ToolTipRole)
     assert "/p/b.jpg" in tooltip and "0.500" in tooltip and "unknown" in tooltip
 
@@ -62,6 +66,7 @@ def test_folder_state_lines():
     assert folder_state(partial, indexing=True) == "3 photos · indexing…"
     assert folder_state(partial, indexing=False) == "3 photos · not fully indexed"
     assert folder_state(None, indexing=True) == "indexing…"
+    assert folder_state(FolderInfo(1, "/p", 0, 0, 0), indexing=False) == "no photos yet"
 
 
 def test_progress_text_has_count_rate_and_eta():

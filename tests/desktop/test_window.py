@@ -280,6 +280,8 @@ def test_missing_weights_show_an_explanation_and_the_app_keeps_running(
         drop(window, file_mime(photos[0]))
     assert window.message_bar.isVisible()   # the failure is a message, not a crash
     assert window.empty.title.text() == "Model weights missing"
+    # the folder is remembered, to be indexed once a model loads
+    assert window.folders_model.index(0).data().startswith("photos\n")
     close_window(qtbot, window)
 
 
