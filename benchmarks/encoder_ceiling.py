@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> str:
             spec = random_weight_spec(name, args.device)
             encoder = Encoder.load(spec)
         except ClipcoreError as exc:
-            rows.append([name, f"not measured: {exc}"] + [""] * 8)
+            reason = str(exc).splitlines()[0].replace("|", "/")[:160]
+            rows.append([name, f"not measured: {reason}"] + [""] * 8)
             continue
         device, dtype, size = encoder.device, encoder.dtype, encoder.image_size
         key = f"{device.type} {str(dtype).removeprefix('torch.')}"
@@ -112,10 +113,10 @@ def main(argv: list[str] | None = None) -> str:
         ratio = rates[best_bs] * gflop / ceilings[key]
         rows.append([name, Path(spec.name).stem, size, f"{gflop:.3g}", best_bs,
                      f"{rates[best_bs]:.1f}", f"{plain_rate:.1f}", compiled,
-                     f"{rates[best_bs] * gflop:.0f}", f"{ratio:.2f}"])
+                     f"{rates[best_bs] * gflop:.0f}", f"{ratio:.3f}"])
         sweeps.append([name] + [f"{rates[b]:.1f}" if b in rates else "-" for b in batch_sizes])
         if Path(spec.name).stem in TARGET_MODELS:
-            targets.append((f"{name} >= {TARGET_RATIO} of the matmul ceiling", f"{ratio:.2f}",
+            targets.append((f"{name} >= {TARGET_RATIO} of the matmul ceiling", f"{ratio:.3f}",
                             ratio >= TARGET_RATIO))
 
     report.emit("Matmul ceiling measured in this run: "
