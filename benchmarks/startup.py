@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> str:
     report = Report("Start-up")
     report.emit(f"`clipdesk` (desktop.app.main) in a fresh process, offscreen Qt, empty library, "
                 f"model {args.model} (random weights) loading in the background; {args.runs} "
-                "runs, the first one right after the others' files were last read.\n")
+                "runs (the first may include reading files into the OS cache).\n")
     report.table(["run", "launch -> window shown, event loop running (s)", "visible windows",
                   "torch imported by then"],
                  [[i + 1, f"{r['seconds']:.2f}", r["visible_windows"],
