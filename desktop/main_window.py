@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QMimeData, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence, QPixmap
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QSlider,
                                QSplitter, QStackedWidget, QVBoxLayout, QWidget)
 
 from .controller import Controller, SearchRequest
-from .mime import dropped_folders, dropped_image
+from .mime import dropped_folders, dropped_image, file_url
 from .models.folders import FoldersModel
 from .models.results import SORT_DATE, SORT_RELEVANCE, ResultsModel
 from .settings import save_settings
@@ -266,12 +266,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ results actions
     def open_path(self, path: str) -> None:
         """Open a file or folder in the system's viewer (a file URL; never a shell)."""
-        if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+        if not QDesktopServices.openUrl(file_url(path)):
             self.show_message(f"No application could open {path}.")
 
     def copy_paths(self, hits) -> None:
         mime = QMimeData()
-        mime.setUrls([QUrl.fromLocalFile(h.path) for h in hits])
+        mime.setUrls([file_url(h.path) for h in hits])
         mime.setText("\n".join(h.path for h in hits))
         QGuiApplication.clipboard().setMimeData(mime)
         self.statusBar().showMessage(f"Copied {len(hits)} path{'s' * (len(hits) != 1)}.", 3000)

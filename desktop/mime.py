@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import atexit
 import os
+import urllib.parse
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, QUrl
 from PySide6.QtGui import QGuiApplication, QImage
 
-__all__ = ["local_paths", "dropped_folders", "dropped_image", "image_bytes"]
+__all__ = ["file_url", "url_path", "local_paths", "dropped_folders", "dropped_image", "image_bytes"]
 
 
 def _image_extensions() -> frozenset[str]:
@@ -18,9 +19,27 @@ def _image_extensions() -> frozenset[str]:
     return IMAGE_EXTENSIONS
 
 
+def file_url(path: str) -> QUrl:
+    """A file URL for ``path`` that keeps its exact bytes: a name that is not valid UTF-8 (a
+    surrogate-escaped str from os.fsdecode) is percent-encoded byte for byte, where
+    QUrl.fromLocalFile would turn it into a URL of a file that does not exist."""
+    if os.name == "posix":
+        quoted = urllib.parse.quote(os.fsencode(os.path.abspath(path)), safe="/")
+        return QUrl.fromEncoded(QByteArray(b"file://" + quoted.encode("ascii")))
+    return QUrl.fromLocalFile(path)
+
+
+def url_path(url: QUrl) -> str:
+    """The local path of a file URL, the inverse of :func:`file_url` (bytes kept exactly)."""
+    if os.name == "posix":
+        encoded = url.path(QUrl.ComponentFormattingOption.FullyEncoded)
+        return os.fsdecode(urllib.parse.unquote_to_bytes(encoded))
+    return url.toLocalFile()
+
+
 def local_paths(mime: QMimeData) -> list[str]:
     """Local file paths named by the mime data's URLs (or by its text, one per line)."""
-    paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+    paths = [url_path(u) for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
     if not paths and mime.hasText():
         paths = [line.strip() for line in mime.text().splitlines()
                  if line.strip().startswith(("/", "~")) or line[1:3] == ":\\"]

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 import os
 
-from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QRect, QSize, Qt, QUrl, Signal
+from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+
+from ..mime import file_url
 
 __all__ = ["ResultsModel", "HitRole", "SORT_RELEVANCE", "SORT_DATE"]
 
@@ -163,7 +165,7 @@ class ResultsModel(QAbstractListModel):
         """File URLs of the dragged/copied results (other apps receive the files)."""
         paths = [self._shown[i.row()].path for i in sorted(indexes, key=lambda i: i.row())]
         mime = QMimeData()
-        mime.setUrls([QUrl.fromLocalFile(p) for p in paths])
+        mime.setUrls([file_url(p) for p in paths])
         mime.setText("\n".join(paths))
         return mime
 

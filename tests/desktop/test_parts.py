@@ -96,3 +96,17 @@ def test_process_exits_cleanly_after_copying_to_an_in_process_clipboard():
             "mime.setUrls([QUrl.fromLocalFile('/p/a.jpg')]); app.clipboard().setMimeData(mime)")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     assert subprocess.run([sys.executable, "-c", code], env=env, timeout=120).returncode == 0
+
+
+def test_file_urls_keep_names_that_are_not_utf8(tmp_path):
+    """Open / Copy / drag-out use file URLs; a non-UTF-8 name must round-trip byte for byte."""
+    import os
+
+    from desktop.mime import file_url, url_path
+
+    name = os.fsdecode(b"caf\xe9 'x' #1 %20.jpg")      # Latin-1 byte, quote, hash, percent
+    path = str(tmp_path / name)
+    url = file_url(path)
+    assert url.isLocalFile()
+    assert url_path(url) == path
+    assert os.fsencode(url_path(url)) == os.fsencode(path)
