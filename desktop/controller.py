@@ -136,6 +136,9 @@ class Controller(QObject):
             self._start_reindex(wanted)
         if folders or self._index_queue:
             self.index()
+        queued, self._queued_search = self._queued_search, None
+        if queued is not None:   # typed before start-up finished
+            self.search(queued)
 
     def _activate(self, model: _Model) -> None:
         from clipcore.search import Searcher
@@ -292,11 +295,12 @@ class Controller(QObject):
 
     # ------------------------------------------------------------------ search
     def search(self, request: SearchRequest) -> None:
-        """Run a search in a worker; while one runs, only the latest new request is kept."""
-        if self._active is None or self._closing:
+        """Run a search in a worker; while one runs (or start-up has not chosen the model yet),
+        only the latest new request is kept."""
+        if self._closing:
             return
         request.k = self.settings.result_count
-        if self._search_task is not None:
+        if self._search_task is not None or self._active is None:
             self._queued_search = request
             return
         searcher = self._active.searcher

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -19,8 +20,10 @@ def file_mime(*paths) -> QMimeData:
 
 def drop(widget, mime: QMimeData) -> bool:
     """Drag ``mime`` over ``widget`` and drop it; True when the widget accepted the drag."""
-    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime,
-                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    with warnings.catch_warnings():   # PySide6 flags Qt 6's only QDragEnterEvent constructor
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime,
+                                Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, enter)
     if not enter.isAccepted():
         return False

@@ -111,6 +111,28 @@ def test_find_similar_from_the_context_menu(launch, qtbot, photos):
     assert window.results_model.hit(0).score == pytest.approx(1.0, abs=1e-4)
 
 
+def test_a_search_made_during_start_up_is_answered_before_the_rescan_ends(launch, qtbot, photos):
+    from tests.helpers.e2e import make_photos
+
+    folder, paths = photos
+    window = launch()
+    index_folder(qtbot, window, folder)
+    close_window(qtbot, window)
+    make_photos(folder, 1, seed=1, prefix="new")   # the start-up rescan has one photo to add
+
+    window = launch()   # start-up (model choice, catalog read) has not run yet
+    gate = IndexGate(window.controller)   # holds the rescan at the new photo
+    try:
+        with qtbot.waitSignal(window.controller.results_ready, timeout=30_000) as answer:
+            window.search_bar.edit.setText("a red square")
+            window.run_search()
+        assert window.controller.is_indexing
+    finally:
+        with qtbot.waitSignal(window.controller.indexing_finished, timeout=INDEX_TIMEOUT_MS):
+            gate.release()
+    assert {h.path for h in answer.args[0]} == {str(p) for p in paths}
+
+
 def test_back_to_back_searches_each_get_their_results(launch, qtbot, photos):
     """A search started the moment the previous one answered is answered too: an idle worker
     runs a "find similar" (no model needed) at once, and its result must not be lost."""
