@@ -3,7 +3,8 @@
 For each model (every preset by default; random weights, which run at the same speed as
 trained ones) it measures, through ``clipcore.encoder.Encoder`` (what users run):
 
-* images/s at each batch size, on preprocessed (N, 3, S, S) input, after one warm-up batch;
+* images/s at each batch size, on preprocessed (N, 3, S, S) input, after one warm-up batch
+  (the fastest timed batch: on a shared machine the least disturbed one);
 * GFLOP per image of the image tower (``benchmarks.flops``, fused attention included);
 * achieved GFLOP/s / the float32 (or the encoder's dtype) matmul GFLOP/s measured in this run;
 * the same model built with plain ``open_clip.create_model`` at the best batch size.
@@ -26,11 +27,12 @@ TARGET_RATIO = 0.8
 
 
 def measure_rate(encode, batch, seconds: float, device) -> float:
-    """images/s of ``encode(batch)`` (mean over >= 2 calls and ``seconds``) after a warm-up."""
+    """images/s of ``encode(batch)`` after a warm-up: the fastest of >= 3 calls over
+    ``seconds`` (the call least disturbed by other processes on a shared machine)."""
     encode(batch)
     synchronize(device)
-    times = time_repeated(lambda: encode(batch), seconds, min_runs=2, device=device)
-    return len(batch) / (sum(times) / len(times))
+    times = time_repeated(lambda: encode(batch), seconds, min_runs=3, device=device)
+    return len(batch) / min(times)
 
 
 def sweep(encode, image_size: int, batch_sizes, seconds: float, max_batch_seconds: float,
