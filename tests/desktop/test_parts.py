@@ -110,3 +110,31 @@ def test_file_urls_keep_names_that_are_not_utf8(tmp_path):
     assert url.isLocalFile()
     assert url_path(url) == path
     assert os.fsencode(url_path(url)) == os.fsencode(path)
+
+
+def test_thumbnails_arrive_for_large_webp_and_undecodable_files_get_a_cannot_show_tile(
+        qtbot, tmp_path):
+    from PIL import Image
+
+    from desktop.thumbnails import ThumbnailCache, ThumbnailLoader
+
+    big, bad = tmp_path / "big.webp", tmp_path / "bad.jpg"
+    Image.new("RGB", (3000, 2000), (200, 40, 40)).save(big, "WEBP")
+    bad.write_bytes(b"not a jpeg")
+    loader = ThumbnailLoader(ThumbnailCache(tmp_path / "cache"))
+    model = ResultsModel(icon_side=100)
+    loader.ready.connect(model.set_thumbnail)
+    loader.failed.connect(lambda path: model.set_thumbnail(path, None))
+    model.thumbnail_wanted.connect(loader.request)
+    model.set_hits([Hit(1, str(big), 0.9, None), Hit(2, str(bad), 0.5, None)])
+    placeholder = model.index(1).data(Qt.ItemDataRole.DecorationRole)   # asks for both
+    model.index(0).data(Qt.ItemDataRole.DecorationRole)
+    try:
+        qtbot.waitUntil(lambda: model.has_thumbnail(str(big)) and model.index(1).data(
+            Qt.ItemDataRole.DecorationRole).cacheKey() != placeholder.cacheKey(), timeout=30_000)
+    finally:
+        loader.shutdown()
+    shown = model.index(0).data(Qt.ItemDataRole.DecorationRole)
+    assert shown.deviceIndependentSize().width() == 100
+    assert shown.toImage().pixelColor(50, 30).red() > 150   # the photo, not the grey tile
+    assert not model.has_thumbnail(str(bad))   # its tile is the "cannot show" one
