@@ -117,8 +117,8 @@ def weights_missing_error(model: str, tag: str, cause: str = "") -> WeightsMissi
     return WeightsMissingError(
         f"The weights of {model} / {tag} are not on this computer (looked in "
         f"{tag_cache_dir(model, tag)}) and {why}; run clipdesk once on a machine with internet "
-        "to download them and copy that folder here, or pass a downloaded weights file with "
-        "`--checkpoint PATH`."
+        "to download them and copy that folder here, or use a downloaded weights file "
+        "(`clipcore ... --checkpoint PATH`), or choose another model (Settings in the app)."
     )
 
 
