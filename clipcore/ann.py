@@ -152,7 +152,7 @@ class HnswIndex:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         filt = (lambda label: label in allowed) if allowed is not None else None
         with self.lock.read():
-            ef = max(self.params.ef, k)
+            ef = self.params.ef_for(self.live, k)
             if ef != self._index.ef:
                 self._index.set_ef(ef)
             try:

@@ -336,6 +336,11 @@ class Catalog:
                                   (image_id, model_id)).fetchone()
         return np.frombuffer(row[0], dtype="<f4").astype(np.float32) if row else None
 
+    def has_vectors(self, model_id: int) -> bool:
+        """True when the model has any vector: one index probe, O(log n) (count is O(n))."""
+        return bool(self.conn().execute(
+            "SELECT EXISTS (SELECT 1 FROM vectors WHERE model_id = ?)", (model_id,)).fetchone()[0])
+
     def count_vectors(self, model_id: int) -> int:
         return self.conn().execute("SELECT count(*) FROM vectors WHERE model_id = ?",
                                    (model_id,)).fetchone()[0]

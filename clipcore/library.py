@@ -303,6 +303,11 @@ class Library:
         mid = self._model_id(model_identity)
         return self.catalog.count_vectors(mid) if mid is not None else 0
 
+    def has_vectors(self, model_identity: str | None = None) -> bool:
+        """Whether any image has a vector for that model; cheap at any library size."""
+        mid = self._model_id(model_identity)
+        return mid is not None and self.catalog.has_vectors(mid)
+
     def images(self, ids) -> list[ImageRow]:
         """Rows for ids, same order, silently dropping ids that are gone/deleted."""
         ids = [int(i) for i in ids]

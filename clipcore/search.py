@@ -123,7 +123,7 @@ class Searcher:
         """Raise before any work when k is invalid or there is nothing to search."""
         if k < 1:
             raise QueryError(f"The number of results must be at least 1, not {k}.")
-        if self.library.count(self.model_identity) == 0:
+        if not self.library.has_vectors(self.model_identity):
             raise NotIndexedError(
                 f"No photos are indexed with the model {self.model_identity}; index a folder "
                 "with it first (clipcore index DIR --model ...), or search with the model the "

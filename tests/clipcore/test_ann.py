@@ -164,3 +164,15 @@ def test_sidecar_records_what_the_index_holds(tmp_path):
     index.save(hnsw, sidecar, {"model_identity": "m", "dim": 8, "catalog_uid": "u"})
     info = json.loads(sidecar.read_text())
     assert info["count"] == 50 and info["watermark"] == 3 and info["bytes"] == hnsw.stat().st_size
+
+
+def test_query_beam_widens_with_the_library():
+    """ef is at least k, the configured ef for small indexes, and grows for large ones."""
+    from clipcore.config import IndexParams
+
+    p = IndexParams()
+    assert p.ef_for(10_000, 10) == p.ef
+    assert p.ef_for(10_000, 500) == 500
+    sizes = [100_000, 300_000, 600_000, 1_000_000]
+    efs = [p.ef_for(n, 10) for n in sizes]
+    assert efs == sorted(efs) and efs[-1] >= 4 * p.ef
