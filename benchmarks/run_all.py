@@ -42,6 +42,7 @@ named under its section, measured in that run.
 def run_script(name: str, args: list[str]) -> str:
     """Run ``benchmarks.<name>`` in a fresh process, echoing its output; its Markdown section."""
     started = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    machine = machine_line()
     process = subprocess.Popen([sys.executable, "-m", f"benchmarks.{name}", *args],
                                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
@@ -57,7 +58,7 @@ def run_script(name: str, args: list[str]) -> str:
         print(errors, file=sys.stderr)
     command = " ".join(["python -m benchmarks." + name, *args])
     title, _, rest = body.partition("\n") if body.startswith("## ") else (f"## {name}", "", body)
-    return (f"{MARKER.format(name)}\n{title}\n\n_Machine: {machine_line()}. "
+    return (f"{MARKER.format(name)}\n{title}\n\n_Machine: {machine}. "
             f"Run {started}: `{command}`._\n\n{rest.lstrip()}")
 
 
