@@ -99,14 +99,14 @@ def main(argv: list[str] | None = None) -> str:
                       args.max_batch_seconds, device)
         best_bs = max(rates, key=rates.get)
         # FLOPs of the module the Encoder runs (MobileCLIP is re-parameterised there)
-        one = torch.randn(1, 3, size, size, device=device)
-        gflop = count_flops(lambda: encoder.model.encode_image(one)) / 1e9
+        model, one = encoder.model, torch.randn(1, 3, size, size, device=device)
+        gflop = count_flops(lambda: model.encode_image(one)) / 1e9
         compiled = "-"
         if args.compile:
             encoder.model.visual = torch.compile(encoder.model.visual)
             batch = torch.randn(best_bs, 3, size, size)
             compiled = f"{measure_rate(encoder.encode_images, batch, args.seconds, device):.1f}"
-        del encoder
+        del encoder, model
         plain = open_clip_model(spec, device, dtype)
         torch.set_flush_denormal(False)   # torch's default (Encoder.load turns it on again)
         batch = torch.randn(best_bs, 3, size, size)
