@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> str:
             encoder.model.visual = torch.compile(encoder.model.visual)
             batch = torch.randn(best_bs, 3, size, size)
             compiled = f"{measure_rate(encoder.encode_images, batch, args.seconds, device):.1f}"
-        del encoder, model
+        encoder = model = None   # free them before building the plain open_clip model
         plain = open_clip_model(spec, device, dtype)
         torch.set_flush_denormal(False)   # torch's default (Encoder.load turns it on again)
         batch = torch.randn(best_bs, 3, size, size)

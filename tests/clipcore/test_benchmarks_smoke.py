@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import torch
 
 from benchmarks import (encoder_ceiling, memory, pipeline, query_latency, reindex_unchanged,
