@@ -366,7 +366,9 @@ class Encoder:
         self.image_size = int(max(size) if isinstance(size, (tuple, list)) else size)
         self._transform = image_transform_v2(PreprocessCfg(**self.preprocess_cfg), is_train=False)
         self.device_description = describe_device(device)
-        self.batch_size = batch_size or (32 if device.type == "cpu" else 128)
+        # CPU: 16 per pass measured fastest for ViT towers on 2 cores (17.5 vs 15.8 img/s at 32;
+        # benchmarks/RESULTS.md, encoder ceiling); small batches also commit progress sooner.
+        self.batch_size = batch_size or (16 if device.type == "cpu" else 128)
         self.reparameterized = False
         self.text_prefix = _prefix_text_ok(model)
         self.channels_last = False
