@@ -122,6 +122,7 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
             info = library.add_folder(folder)
             roots[info.id] = info.path
         plan = yield from _scan(library, roots, identity, summary, cancel, tuple(exclude))
+        planned = len(plan.work)
         if plan.complete:
             library.apply(plan.changes)
             if plan.work and not _cancelled(cancel):
@@ -129,7 +130,8 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
                     yield ProgressEvent("load-model", 0, len(plan.work), 0.0, None, None)
                     from .encoder import Encoder
                     encoder = Encoder.load(spec)
-                yield from _embed(library, plan.work, spec, encoder, summary, cancel,
+                work, plan.work = collections.deque(plan.work), []   # _embed frees it as it goes
+                yield from _embed(library, work, spec, encoder, summary, cancel,
                                   batch_size or encoder.batch_size,
                                   workers or max(1, (os.cpu_count() or 2) - 1),
                                   thumbnails, thumb_size, commit_every, commit_seconds)
@@ -139,7 +141,7 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
             library.set_model_spec(spec)
         library.save_indexes()
     summary.seconds = time.monotonic() - start
-    yield ProgressEvent("done", len(plan.work), len(plan.work), summary.images_per_second, 0.0,
+    yield ProgressEvent("done", planned, planned, summary.images_per_second, 0.0,
                         None, summary)
 
 
@@ -282,7 +284,7 @@ def _prepare(w: _Work, encoder, thumbnails, thumb_size: int) -> _Prepared:
     return out
 
 
-def _embed(library: Library, work: list[_Work], spec, encoder, summary: IndexSummary, cancel,
+def _embed(library: Library, work: collections.deque, spec, encoder, summary: IndexSummary, cancel,
            batch_size: int, workers: int, thumbnails, thumb_size: int,
            commit_every: int, commit_seconds: float) -> Iterator[ProgressEvent]:
     import torch
@@ -292,7 +294,6 @@ def _embed(library: Library, work: list[_Work], spec, encoder, summary: IndexSum
     began = last_commit = time.monotonic()
     ahead = batch_size * PREFETCH_BATCHES
     queue: collections.deque = collections.deque()
-    todo = iter(work)
 
     def rate() -> float:
         elapsed = time.monotonic() - began
@@ -305,8 +306,9 @@ def _embed(library: Library, work: list[_Work], spec, encoder, summary: IndexSum
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clipcore-decode") as pool:
         try:
             while True:
-                while len(queue) < ahead and (w := next(todo, None)) is not None:
-                    queue.append(pool.submit(_prepare, w, encoder, thumbnails, thumb_size))
+                while len(queue) < ahead and work:
+                    queue.append(pool.submit(_prepare, work.popleft(), encoder, thumbnails,
+                                             thumb_size))
                 if not queue:
                     break
                 batch: list[_Prepared] = []
