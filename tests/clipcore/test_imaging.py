@@ -23,14 +23,6 @@ def close(rgb, expected, tolerance=40) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(rgb, expected))
 
 
-@pytest.fixture(scope="module")
-def kinds(tmp_path_factory):
-    root = tmp_path_factory.mktemp("zoo")
-    made = zoo.make_zoo(root)
-    yield made
-    os.chmod(made["unreadable"], 0o644)
-
-
 def jpeg_bytes(img: Image.Image, **save) -> bytes:
     buf = io.BytesIO()
     img.save(buf, "JPEG", **save)

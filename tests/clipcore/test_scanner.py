@@ -12,14 +12,6 @@ from clipcore.scanner import FileEntry, ScanProblem, content_hash, scan_folder
 from tests.helpers import zoo
 
 
-@pytest.fixture(scope="module")
-def kinds(tmp_path_factory):
-    root = tmp_path_factory.mktemp("zoo")
-    made = zoo.make_zoo(root)
-    yield made
-    os.chmod(made["unreadable"], 0o644)
-
-
 def zoo_root(kinds) -> str:
     return str(Path(kinds["good_jpeg"]).parent.parent)
 
