@@ -152,7 +152,7 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
                 "re-download or re-export it.") from None
     elif suffix in PICKLE_SUFFIXES:
         try:
-            obj = torch.load(p, map_location="cpu", weights_only=True, mmap=_is_zip(p))
+            torch.load(p, map_location="cpu", weights_only=True, mmap=_is_zip(p))
         except pickle.UnpicklingError as exc:
             if "global" not in str(exc).lower():  # e.g. "Unsupported operand": not a torch file
                 raise ModelNotFoundError(
