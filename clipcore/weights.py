@@ -166,7 +166,6 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
             raise ModelNotFoundError(
                 f"The checkpoint {p} could not be read ({type(exc).__name__}: {exc}); "
                 "it may be damaged or not a PyTorch weights file.") from None
-        del obj
     else:
         raise ModelNotFoundError(
             f"The checkpoint {p} has an unsupported file type '{p.suffix}'; "
