@@ -47,6 +47,13 @@ def wait_for_results(qtbot, window, timeout: int = 30_000) -> list:
     return [model.hit(r) for r in range(model.rowCount())]
 
 
+def search_text(qtbot, window, text: str) -> list:
+    """Type ``text`` in the search bar, run it, and return the hits once the grid shows them."""
+    window.search_bar.edit.setText(text)
+    window.run_search()
+    return wait_for_results(qtbot, window)
+
+
 class IndexGate:
     """Holds the indexer's decode threads at their first thumbnail until :meth:`release`.
 

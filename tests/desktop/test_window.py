@@ -17,7 +17,7 @@ from desktop.controller import SearchRequest
 from desktop.settings import AppSettings
 
 from tests.desktop.helpers import (INDEX_TIMEOUT_MS, IndexGate, close_window, drop, file_mime,
-                                   index_folder, wait_for_results)
+                                   index_folder, search_text, wait_for_results)
 
 
 def test_start_up_does_not_import_torch():
@@ -96,9 +96,7 @@ def test_find_similar_from_the_context_menu(launch, qtbot, photos):
     folder, paths = photos
     window = launch()
     index_folder(qtbot, window, folder)
-    window.search_bar.edit.setText("blue")
-    window.run_search()
-    hits = wait_for_results(qtbot, window)
+    hits = search_text(qtbot, window, "blue")
     target = hits[-1]
 
     menu = window.results_view.build_menu(window.results_model.index(len(hits) - 1))
@@ -161,9 +159,7 @@ def test_enter_opens_ctrl_c_copies_and_drag_gives_file_urls(launch, qtbot, photo
     folder, paths = photos
     window = launch()
     index_folder(qtbot, window, folder)
-    window.search_bar.edit.setText("green")
-    window.run_search()
-    hits = wait_for_results(qtbot, window)
+    hits = search_text(qtbot, window, "green")
     view = window.results_view
     view.setFocus()
     view.setCurrentIndex(window.results_model.index(0))
@@ -271,9 +267,8 @@ def test_changing_the_model_reindexes_in_the_background_while_search_keeps_worki
     with qtbot.waitSignal(window.controller.indexing_started):
         window.controller.apply_settings(AppSettings(preset="other"))
     qtbot.waitUntil(gate.reached.is_set, timeout=INDEX_TIMEOUT_MS)
-    window.search_bar.edit.setText("a cat")
-    window.run_search()   # the re-index is held mid-way: search uses the old vectors
-    assert wait_for_results(qtbot, window)
+    # the re-index is held mid-way: search uses the old vectors
+    assert search_text(qtbot, window, "a cat")
     assert library.model_identity() == tiny_spec.identity()
 
     with qtbot.waitSignal(window.controller.indexing_finished, timeout=INDEX_TIMEOUT_MS) as done:
