@@ -110,6 +110,14 @@ def _under(c_path: str) -> tuple[bytes, bytes]:
     return lo, lo[:-1] + bytes([lo[-1] + 1])
 
 
+def gather_vectors(chunks, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Join the catalog's (ids, vectors) chunks into ids (N,) int64 and vectors (N, D) float32."""
+    chunks = list(chunks)
+    if not chunks:
+        return np.empty(0, np.int64), np.empty((0, dim), np.float32)
+    return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+
+
 class _ModelIndex:
     """The vector index of one model: an HnswIndex kept in step with the catalog, plus an
     exact (N, D) float32 matrix while the library is smaller than ``params.exact_below``."""
@@ -175,10 +183,8 @@ class _ModelIndex:
         """(ids (N,) int64, vectors (N, D) float32) from the catalog, cached per watermark."""
         mark = self.hnsw.watermark
         if self.exact is None or self.exact[0] != mark:
-            chunks = list(self.lib.catalog.iter_vectors(self.model_id))
-            ids = np.concatenate([c[0] for c in chunks]) if chunks else np.empty(0, np.int64)
-            mat = np.concatenate([c[1] for c in chunks]) if chunks else np.empty((0, self.dim), np.float32)
-            self.exact = (mark, ids, mat)
+            self.exact = (mark, *gather_vectors(self.lib.catalog.iter_vectors(self.model_id),
+                                                self.dim))
         return self.exact[1], self.exact[2]
 
 
@@ -354,9 +360,8 @@ class Library:
                 ids, mat = ids[keep], mat[keep]
             found = exact_knn(mat, ids, query, k)
         elif allowed is not None and len(allowed) < self.params.exact_below:
-            parts = list(self.catalog.iter_vectors(mi.model_id, image_ids=allowed))
-            ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
-            mat = np.concatenate([p[1] for p in parts]) if parts else np.empty((0, mi.dim), np.float32)
+            ids, mat = gather_vectors(self.catalog.iter_vectors(mi.model_id, image_ids=allowed),
+                                      mi.dim)
             found = exact_knn(mat, ids, query, k)
         else:
             found = hnsw.search(query, k, None if allowed is None else set(allowed.tolist()))
