@@ -26,9 +26,25 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    """argparse type: a whole number >= 1 (argparse prefixes the option: "argument -k: ...")."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not '{text}'")
+    return value
+
+
+def _similarity(text: str) -> float:
+    """argparse type: a cosine similarity, a number in [-1, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not -1.0 <= value <= 1.0:   # (also refuses nan)
+        raise argparse.ArgumentTypeError(
+            f"must be a cosine similarity between -1 and 1 (e.g. 0.25), not '{text}'")
     return value
 
 
@@ -55,8 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find photos in your own library by meaning (OpenCLIP + HNSW, offline).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("index", parents=[common], help="add folders and index their photos")
-    p.add_argument("folders", nargs="+", metavar="DIR")
+    p = sub.add_parser("index", parents=[common],
+                       help="add folders and index their photos (no DIR: rescan every library "
+                            "folder)")
+    p.add_argument("folders", nargs="*", metavar="DIR")
     p.add_argument("--batch-size", type=_positive_int, metavar="N",
                    help="images per model batch (default: chosen for the device)")
     p.set_defaults(run=_cmd_index)
@@ -71,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("image", metavar="IMAGE", help="an image file (indexed or not)")
         p.add_argument("-k", type=_positive_int, default=10, metavar="N",
                        help="number of results (default: 10)")
-        p.add_argument("--threshold", type=float, metavar="S",
-                       help="only results with cosine similarity >= S")
+        p.add_argument("--threshold", type=_similarity, metavar="S",
+                       help="only results with cosine similarity >= S (between -1 and 1)")
         p.add_argument("--folder", metavar="DIR", help="only results inside this library folder")
         p.add_argument("--json", action="store_true",
                        help='print a JSON array of {"path", "score", "id"}, best first')
@@ -192,6 +210,7 @@ def _model_label(spec) -> str:
 
 
 def _folder_args(folders: list[str]) -> list[str]:
+    """Absolute paths of existing folders; ClipcoreError naming the first that is not one."""
     paths = [os.path.abspath(os.path.expanduser(f)) for f in folders]
     for path in paths:
         if not os.path.isdir(path):
@@ -208,6 +227,13 @@ def _cmd_index(args) -> int:
 
     folders = _folder_args(args.folders)
     with _open_library(args) as library:
+        if not folders:
+            folders = [f.path for f in library.folders()]
+            if not folders:
+                raise ClipcoreError(f"The library in {library.data_dir} has no folders yet; give "
+                                    "one: clipcore index DIR.")
+            print(f"Rescanning {len(folders)} library folder{'s' * (len(folders) != 1)} ...",
+                  file=sys.stderr)
         spec = _model_spec(args, library, indexed=False)
         cancel = threading.Event()
         bar = summary = last = None
@@ -267,15 +293,20 @@ class _cancel_on_sigint:
 def _print_summary(s) -> None:
     """The end-of-run report of a finished (not cancelled) index run."""
     if not (s.new or s.changed or s.moved or s.removed or s.skipped):
-        print(f"Nothing to do: {s.unchanged} files unchanged ({s.seconds:.1f} s).")
-        return
-    print(f"Done in {s.seconds:.1f} s ({s.images_per_second:.1f} images/s): {s.new} new, "
-          f"{s.changed} changed, {s.moved} moved, {s.removed} removed, {s.unchanged} unchanged, "
-          f"{s.skipped} skipped.")
+        print(f"Nothing to do: {s.unchanged:,} photos unchanged ({s.seconds:.1f} s).")
+    else:
+        print(f"Done in {s.seconds:.1f} s ({s.images_per_second:.1f} images/s): {s.new:,} new, "
+              f"{s.changed:,} changed, {s.moved:,} moved, {s.removed:,} removed, "
+              f"{s.unchanged:,} unchanged, {s.skipped:,} skipped.")
     for reason, count in sorted(s.skip_reasons.items(), key=lambda kv: -kv[1]):
-        print(f"  skipped {count}: {reason}")
+        print(f"  skipped {count:,}: {reason}")
     if s.skipped:
         print("  ('clipcore info' lists the skipped files.)")
+    if s.ignored:
+        kinds = sorted(s.ignored.items(), key=lambda kv: (-kv[1], kv[0]))
+        total = sum(s.ignored.values())
+        print(f"{total:,} other file{'s' * (total != 1)} ignored (not photos): "
+              + ", ".join(f"{kind} {count:,}" for kind, count in kinds) + ".")
 
 
 def _cmd_search(args) -> int:

@@ -22,6 +22,7 @@ __all__ = [
     "resolve_data_dir",
     "resolve_cache_dir",
     "resources_dir",
+    "identity_label",
 ]
 
 APP_NAME = "clipdesk"
@@ -37,17 +38,33 @@ def resources_dir() -> Path:
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """Return the data directory (created if missing): argument, then env var, then platformdirs."""
     chosen = data_dir or os.environ.get(DATA_DIR_ENV) or platformdirs.user_data_dir(APP_NAME)
-    path = Path(chosen).expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    return _make_dir(Path(chosen).expanduser().resolve(), "data folder",
+                     "--data-dir or CLIPDESK_DATA_DIR")
+
+
+def _make_dir(path: Path, what: str, how: str) -> Path:
+    """Create ``path`` (and its parents); a file in the way or no permission -> CatalogError
+    with one sentence naming the path and how to choose another (``how``)."""
+    from .errors import CatalogError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CatalogError(f"The {what} {path} is a file, not a folder; choose a folder "
+                           f"with {how}.") from None
+    except NotADirectoryError:
+        raise CatalogError(f"The {what} {path} cannot be made: part of its path is a file; "
+                           f"choose a folder with {how}.") from None
+    except OSError as exc:
+        raise CatalogError(f"The {what} {path} cannot be made ({exc.strerror or exc}); choose "
+                           f"another folder with {how}.") from None
     return path
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     """Return the cache directory for thumbnails (created if missing)."""
     chosen = cache_dir or os.environ.get(CACHE_DIR_ENV) or platformdirs.user_cache_dir(APP_NAME)
-    path = Path(chosen).expanduser().resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _make_dir(Path(chosen).expanduser().resolve(), "cache folder", "CLIPDESK_CACHE_DIR")
 
 
 def _file_fingerprint(path: str) -> str:
@@ -108,6 +125,32 @@ class ModelSpec:
         else:
             weights = "random-seed0" if self.is_config_file else "default"
         return f"{model}|{weights}"
+
+    @property
+    def label(self) -> str:
+        """The model as users name it: the preset (``"shapes"``), else the model and its weights
+        (``"ViT-B-32 / laion2b_s34b_b79k"``, ``"my-clip.json / my.safetensors"``)."""
+        if self.preset:
+            return self.preset
+        model = Path(self.name).name if self.is_config_file else self.name
+        weights = self.pretrained or (Path(self.checkpoint).name if self.checkpoint else None)
+        return f"{model} / {weights}" if weights else model
+
+
+def identity_label(identity: str | None) -> str:
+    """A model identity (:meth:`ModelSpec.identity`) as users name it: the model and weights
+    without fingerprints (``"config:shapes-clip:ab12|ckpt:shapes-clip.safetensors:cd34"`` ->
+    ``"shapes-clip / shapes-clip.safetensors"``). For messages only; never parsed back."""
+    if not identity:
+        return "(none)"
+    model, _, weights = identity.partition("|")
+    if model.startswith("config:"):
+        model = model.split(":")[1]
+    if weights.startswith("ckpt:"):
+        weights = weights.split(":")[1]
+    elif weights == "random-seed0":
+        weights = "random weights"
+    return f"{model} / {weights}" if weights and weights != "default" else model
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class IndexSummary:
     unchanged: int = 0
     skipped: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)   # reason -> count
+    ignored: dict[str, int] = field(default_factory=dict)   # other files: kind -> count
     seconds: float = 0.0
     images_per_second: float = 0.0
     cancelled: bool = False
@@ -83,6 +84,7 @@ class _Plan:
     work: list[_Work] = field(default_factory=list)
     changes: Changes = field(default_factory=Changes)
     complete: bool = True      # False when cancelled during the scan
+    sniffed: dict = field(default_factory=dict)   # files of unknown type: see scan_folder
 
 
 def index_folders(library: Library, folders: Iterable[str], spec=None, *,
@@ -117,10 +119,13 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
         spec = resolve_model_spec(None)
     identity = encoder.identity if encoder is not None else spec.identity()
     with library.writer_lock.hold():
-        roots = {}
+        roots: dict[str, int] = {}       # what to scan -> its library folder's id
         for folder in folders:
-            info = library.add_folder(folder)
-            roots[info.id] = info.path
+            info = library.add_folder(folder)   # a sub-folder of a library folder: its parent
+            roots[os.path.abspath(os.fsdecode(folder))] = info.id
+        for root in list(roots):                # a folder inside another one given: once
+            if any(root.startswith(other.rstrip(os.sep) + os.sep) for other in roots):
+                del roots[root]
         plan = yield from _scan(library, roots, identity, summary, cancel, tuple(exclude))
         planned = len(plan.work)
         if plan.complete:
@@ -149,20 +154,26 @@ def _cancelled(cancel) -> bool:
     return cancel is not None and cancel.is_set()
 
 
-def _scan(library: Library, roots: dict[int, str], identity: str, summary: IndexSummary,
+def _scan(library: Library, roots: dict[str, int], identity: str, summary: IndexSummary,
           cancel, exclude: tuple[str, ...] = ()) -> Iterator[ProgressEvent]:
-    """Walk the folders and diff against the catalog. Returns a _Plan (generator return)."""
+    """Walk the folders (path -> library folder id; a path may be a sub-folder of its library
+    folder: only it is scanned and diffed) against the catalog. Returns a _Plan (generator
+    return)."""
     plan = _Plan()
     gone: dict[str, tuple] = {}          # path -> catalog row of files not seen
     seen, last_event = 0, time.monotonic()
-    for folder_id, root in roots.items():
+    for root, folder_id in roots.items():
         if not os.path.isdir(root):
             log.warning("Library folder %s is missing or not reachable; its photos are kept "
                         "in the library until it comes back or you remove it.", root)
             continue
         known = library.folder_state(folder_id, identity)
+        inside = root.rstrip(os.sep) + os.sep
+        if any(not p.startswith(inside) for p in known):   # a sub-folder: only its own rows
+            known = {p: row for p, row in known.items() if p.startswith(inside)}
         protected: list[str] = []        # folders the scanner could not read: keep their rows
-        for item in scanner.scan_folder(root, exclude):
+        for item in scanner.scan_folder(root, exclude, ignored=summary.ignored,
+                                        sniffed=plan.sniffed):
             seen += 1
             if isinstance(item, scanner.ScanProblem):
                 protected.append(item.path.rstrip(os.sep) + os.sep)

@@ -14,9 +14,9 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, MutableMapping
 
-from .imaging import IMAGE_EXTENSIONS
+from .filetypes import UNKNOWN, kind_of_name, sniff_file
 
 __all__ = ["FileEntry", "ScanProblem", "scan_folder", "content_hash", "HASH_CHUNK"]
 
@@ -47,12 +47,26 @@ class ScanProblem:
     reason: str
 
 
-def scan_folder(root: str, exclude: Iterable[str] = ()) -> Iterator[FileEntry | ScanProblem]:
+#: What ``scan_folder(sniffed=...)`` remembers of a sniffed file: (size, mtime_ns, is_image).
+Sniffed = tuple[int, int, bool]
+
+
+def scan_folder(root: str, exclude: Iterable[str] = (), *,
+                ignored: MutableMapping[str, int] | None = None,
+                sniffed: MutableMapping[str, Sniffed] | None = None,
+                ) -> Iterator[FileEntry | ScanProblem]:
     """Walk ``root`` recursively; yield a FileEntry per image file and a ScanProblem per path
     that could not be read. Never raises for anything on disk, never writes.
 
-    Image files are chosen by extension (case-insensitive, :data:`IMAGE_EXTENSIONS`) and must
-    be regular files (or symlinks to one). Names starting with "." (hidden files and folders)
+    Image files are chosen by extension (case-insensitive, ``imaging.IMAGE_EXTENSIONS``) and
+    must be regular files (or symlinks to one). A file with no extension or an unknown one is
+    sniffed (its first 32 bytes, :func:`clipcore.filetypes.sniff_file`): a PNG named ``.dat``
+    is a photo. ``sniffed`` (path -> (size, mtime_ns, is_image)) remembers those answers: a
+    file found there with the same size and mtime is not read again, and new answers are added,
+    so a caller that keeps the mapping makes every later scan stat-only. Files with a
+    well-known other extension (sound, video, text, ...: ``filetypes.OTHER_KINDS``) are never
+    read; ``ignored`` (kind -> count), when given, counts every regular file that is not a
+    photo by kind ("sound", ..., ``filetypes.UNKNOWN``). Names starting with "." (hidden files and folders)
     are skipped, and so is every folder in ``exclude`` (compared by identity, st_dev/st_ino,
     so any spelling or symlink to an excluded folder is excluded too).
 
@@ -61,8 +75,9 @@ def scan_folder(root: str, exclude: Iterable[str] = ()) -> Iterator[FileEntry | 
     symlink back to one of its own ancestors gives ScanProblem "symlink loop", any other link
     to an already walked folder is skipped silently. Order: depth first, names sorted.
 
-    Cost: one os.scandir per folder plus one stat per image file and per folder; file
-    contents are never read (about 1-2 s per 100,000 files on a local disk, warm cache).
+    Cost: one os.scandir per folder plus one stat per image file, per folder and per file of
+    unknown type; photo contents are never read, files of unknown type once (about 1-2 s per
+    100,000 files on a local disk, warm cache).
     """
     root = os.path.abspath(os.fspath(root))
     try:
@@ -116,10 +131,14 @@ def scan_folder(root: str, exclude: Iterable[str] = ()) -> Iterator[FileEntry | 
             if entry.name.startswith("."):
                 continue
             is_link = False
+            kind = kind_of_name(entry.name)
             try:
                 is_link = entry.is_symlink()
-                if not (is_link or _is_image_name(entry.name) or entry.is_dir()):
-                    continue  # (is_symlink / is_dir come free with the listing on most OSes)
+                if not (is_link or kind in ("image", None) or entry.is_dir()):
+                    # (is_symlink / is_dir / is_file come free with the listing on most OSes)
+                    if ignored is not None and entry.is_file():
+                        ignored[kind] = ignored.get(kind, 0) + 1
+                    continue
                 st = entry.stat(follow_symlinks=True)
             # Problems with links named like other files ("notes.txt") concern nobody.
             except FileNotFoundError:
@@ -139,8 +158,13 @@ def scan_folder(root: str, exclude: Iterable[str] = ()) -> Iterator[FileEntry | 
                 elif key not in seen:  # (a bind mount can show a real folder twice)
                     seen.add(key)
                     subfolders.append((entry.path, chain | {key}))
-            elif stat.S_ISREG(st.st_mode) and _is_image_name(entry.name):
-                yield FileEntry(entry.path, st.st_size, st.st_mtime_ns)
+            elif stat.S_ISREG(st.st_mode):
+                if kind is None and _sniff(entry.path, st, sniffed):
+                    kind = "image"
+                if kind == "image":
+                    yield FileEntry(entry.path, st.st_size, st.st_mtime_ns)
+                elif ignored is not None:
+                    ignored[kind or UNKNOWN] = ignored.get(kind or UNKNOWN, 0) + 1
         # Reversed so that pop() walks them in name order.
         pending.extend(reversed(subfolders))
         linked.extend(reversed(sublinks))
@@ -184,14 +208,24 @@ def _key(st: os.stat_result) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-def _is_image_name(name: str) -> bool:
-    _, dot, ext = name.rpartition(".")
-    return bool(dot) and "." + ext.lower() in IMAGE_EXTENSIONS
+def _sniff(path: str, st: os.stat_result, sniffed: MutableMapping[str, Sniffed] | None) -> bool:
+    """Is this file of unknown type a photo? The remembered answer when size and mtime match,
+    else its first bytes (remembered). An unreadable file is not a photo (and not remembered)."""
+    known = sniffed.get(path) if sniffed is not None else None
+    if known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
+        return known[2]
+    try:
+        is_image = sniff_file(path)
+    except OSError:
+        return False
+    if sniffed is not None:
+        sniffed[path] = (st.st_size, st.st_mtime_ns, is_image)
+    return is_image
 
 
 def _may_hold_photos(name: str) -> bool:
-    """An image name, or a name without an extension (perhaps a folder)."""
-    return _is_image_name(name) or "." not in name
+    """An image name, a name of unknown type, or a name without an extension (a folder?)."""
+    return kind_of_name(name) in ("image", None)
 
 
 def _reason(exc: OSError) -> str:

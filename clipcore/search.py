@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import identity_label
 from .errors import ClipcoreError, ImageError, NotIndexedError, QueryError
 from .query import image_term, parse_query, query_vector
 
@@ -76,8 +77,9 @@ class Searcher:
                 identity = getattr(encoder, "identity", None)
                 if identity and identity != self.model_identity:
                     raise ClipcoreError(
-                        f"The model loaded ({identity}) is not the one being searched "
-                        f"({self.model_identity}); search with the model the library was "
+                        f"The model loaded ({identity_label(identity)}) is not the one being "
+                        f"searched ({identity_label(self.model_identity)}); search with the "
+                        "model the library was "
                         "indexed with."
                     )
                 self._encoder = encoder
@@ -89,7 +91,8 @@ class Searcher:
         encoded bytes; added with weight 1), combined as one L2-normalised vector.
 
         Returns at most ``k`` hits, best first, with ``score >= threshold`` when given, inside the
-        library folder ``folder`` (an absolute path) when given. Raises QueryError (empty or bad
+        library folder ``folder`` when given (a library folder or a folder inside one, else
+        ClipcoreError before any work). Raises QueryError (empty or bad
         query), NotIndexedError (no vectors for the model), ImageError (unreadable image) and
         the model-loading errors.
         """
@@ -99,6 +102,7 @@ class Searcher:
         if image is not None:
             terms.append(image_term(image))
         self._check(k)
+        folder = self._library_folder(folder) if folder is not None else None
         return self._nearest(query_vector(terms, self.encoder), k, threshold, folder)
 
     def similar(self, target, *, k: int = 20, threshold: float | None = None,
@@ -108,12 +112,16 @@ class Searcher:
         PIL image, bytes) is encoded. Filters as in :meth:`search`.
         Raises NotIndexedError for an id with no vector, ImageError for an unreadable image."""
         self._check(k)
+        folder = self._library_folder(folder) if folder is not None else None
         vector = self._stored_vector(target)
         if vector is None:
             if isinstance(target, (int, np.integer)):
                 raise NotIndexedError(
                     f"Image #{int(target)} has no vector for this model; index its folder again."
                 )
+            if isinstance(target, (str, os.PathLike)) and os.path.isdir(target):
+                raise ImageError("is a folder, not an image; give the path of one photo "
+                                 "(to search inside a folder, use --folder)", os.fspath(target))
             if isinstance(target, (str, os.PathLike)) and not os.path.isfile(target):
                 raise ImageError("no such file; check the path", os.fspath(target))
             vector = query_vector([image_term(target)], self.encoder)
@@ -125,10 +133,21 @@ class Searcher:
             raise QueryError(f"The number of results must be at least 1, not {k}.")
         if not self.library.has_vectors(self.model_identity):
             raise NotIndexedError(
-                f"No photos are indexed with the model {self.model_identity}; index a folder "
+                f"No photos are indexed with the model {identity_label(self.model_identity)}; "
+                "index a folder "
                 "with it first (clipcore index DIR --model ...), or search with the model the "
                 "library was indexed with."
             )
+
+    def _library_folder(self, folder: str) -> str:
+        """``folder`` as an absolute path; ClipcoreError when it is neither a library folder nor
+        inside one (a filter on it could only ever find nothing)."""
+        path = os.path.abspath(os.path.expanduser(folder))
+        roots = [f.path for f in self.library.folders()]
+        if not any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
+            raise ClipcoreError(f"{path} is not a library folder (nor inside one), so no result "
+                                "can be in it; 'clipcore info' lists the library folders.")
+        return path
 
     def _stored_vector(self, target) -> np.ndarray | None:
         if isinstance(target, (int, np.integer)):
@@ -144,8 +163,6 @@ class Searcher:
 
     def _nearest(self, vector: np.ndarray, k: int, threshold: float | None,
                  folder: str | None) -> list[Hit]:
-        if folder is not None:
-            folder = os.path.abspath(os.path.expanduser(folder))
         pairs = self.library.nearest(vector, self.model_identity, k, folder=folder)
         rows = {row.id: row for row in self.library.images([i for i, _ in pairs])}
         hits = []
