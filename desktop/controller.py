@@ -155,7 +155,7 @@ class Controller(QObject):
             self.device_changed.emit(getattr(encoder, "device_description", str(encoder.device)))
             self.model_state.emit("ready", _spec_label(model.loader.spec))
 
-    def _model_failed(self, model: _Model, err: BaseException) -> None:
+    def _model_failed(self, model: _Model, err: Exception) -> None:
         if model is self._active:
             state = "missing" if isinstance(err, WeightsMissingError) else "error"
             self.model_state.emit(state, user_message(err))
@@ -326,7 +326,7 @@ class Controller(QObject):
             self._check_idle()
 
     # ------------------------------------------------------------------ shutdown
-    def _report(self, err: BaseException) -> None:
+    def _report(self, err: Exception) -> None:
         self.message.emit(user_message(err))
 
     @property

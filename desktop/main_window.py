@@ -10,19 +10,22 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QMimeData, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QImage, QKeySequence, QPixmap
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QSlider,
-                               QSplitter, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPixmap
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QSplitter, QStackedWidget,
+                               QVBoxLayout, QWidget)
 
 from .controller import Controller, SearchRequest
+from .empty_states import choose_empty_page
+from .menus import build_menus, image_file_filter
 from .mime import dropped_folders, dropped_image, file_url
 from .models.folders import FoldersModel
-from .models.results import SORT_DATE, SORT_RELEVANCE, ResultsModel
+from .models.results import ResultsModel
 from .settings import save_settings
 from .thumbnails import ThumbnailLoader
 from .widgets.index_progress import IndexProgress
 from .widgets.library_panel import LibraryPanel
 from .widgets.notices import EmptyState, MessageBar
+from .widgets.result_filters import ResultFilters
 from .widgets.results_view import ResultsView
 from .widgets.search_bar import SearchBar
 from .widgets.settings_dialog import SettingsDialog
@@ -70,27 +73,14 @@ class MainWindow(QMainWindow):
         self.message_bar = MessageBar()
         self.progress = IndexProgress()
 
-        self.min_score = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100)
-        self.min_score.setFixedWidth(140)
-        self.min_score.setToolTip("Hide results whose cosine similarity is below this")
-        self.min_score_label = QLabel()
-        self.sort = QComboBox()
-        self.sort.addItem("Most relevant first", SORT_RELEVANCE)
-        self.sort.addItem("Newest first (date taken)", SORT_DATE)
-        self.result_info = QLabel()
-        filters = QHBoxLayout()
-        filters.addWidget(self.result_info, 1)
-        filters.addWidget(QLabel("Minimum score"))
-        filters.addWidget(self.min_score)
-        filters.addWidget(self.min_score_label)
-        filters.addSpacing(12)
-        filters.addWidget(self.sort)
-        self._set_min_score_label(0)
+        self.filters = ResultFilters()
+        self.min_score, self.sort, self.result_info = (self.filters.min_score, self.filters.sort,
+                                                       self.filters.info)
 
         right = QWidget()
         column = QVBoxLayout(right)
         column.addWidget(self.search_bar)
-        column.addLayout(filters)
+        column.addWidget(self.filters)
         column.addWidget(self.message_bar)
         column.addWidget(self.pages, 1)
         column.addWidget(self.progress)
@@ -105,25 +95,8 @@ class MainWindow(QMainWindow):
         self.device_label, self.model_label, self.count_label = QLabel(), QLabel(), QLabel()
         for label in (self.device_label, self.model_label, self.count_label):
             self.statusBar().addPermanentWidget(label)
-        self._build_menus()
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.add_action = file_menu.addAction("&Add folder…", self.choose_folder)
-        self.add_action.setShortcut(QKeySequence.StandardKey.Open)
-        file_menu.addAction("Search by &image…", self.choose_image)
-        rescan = file_menu.addAction("&Rescan folders", self.controller.index)
-        rescan.setShortcut(QKeySequence.StandardKey.Refresh)
-        file_menu.addSeparator()
-        settings = file_menu.addAction("&Settings…", self.open_settings)
-        settings.setShortcut(QKeySequence.StandardKey.Preferences)
-        file_menu.addSeparator()
-        quit_action = file_menu.addAction("&Quit", self.close)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        edit_menu = self.menuBar().addMenu("&Edit")
-        self.paste_action = QAction("&Paste image", self, shortcut=QKeySequence.StandardKey.Paste)
-        self.paste_action.triggered.connect(self.paste)
-        edit_menu.addAction(self.paste_action)
+        self.actions = build_menus(self)
+        self.add_action, self.paste_action = self.actions.add_folder, self.actions.paste
 
     def _connect(self) -> None:
         c = self.controller
@@ -146,15 +119,14 @@ class MainWindow(QMainWindow):
         self.library_panel.add_requested.connect(self.choose_folder)
         self.library_panel.remove_requested.connect(c.remove_folder)
         self.library_panel.skipped_requested.connect(c.request_skipped)
-        self.search_bar.query_changed.connect(lambda _text: self.run_search())
+        self.search_bar.query_changed.connect(self.run_search)
         self.search_bar.image_requested.connect(self.choose_image)
         self.search_bar.image_cleared.connect(self._clear_image)
         self.search_bar.paste_requested.connect(self._paste_in_search_bar)
         self.progress.cancel_requested.connect(c.cancel_indexing)
         self.empty.action_triggered.connect(self._on_empty_action)
-        self.min_score.valueChanged.connect(self._on_min_score)
-        self.sort.currentIndexChanged.connect(
-            lambda _i: self.results_model.set_sort(self.sort.currentData()))
+        self.filters.min_score_changed.connect(self.results_model.set_min_score)
+        self.filters.sort_changed.connect(self.results_model.set_sort)
         self.results_view.open_requested.connect(lambda hit: self.open_path(hit.path))
         self.results_view.reveal_requested.connect(
             lambda hit: self.open_path(os.path.dirname(hit.path)))
@@ -171,7 +143,7 @@ class MainWindow(QMainWindow):
         self._search_error = ""
         if request.empty:
             self._request = None
-            self.results_model.set_hits([])
+            self._show_hits([])
             return
         self._request = request
         self.statusBar().showMessage("Searching…")
@@ -205,14 +177,20 @@ class MainWindow(QMainWindow):
     def _on_results(self, hits, request) -> None:
         self.statusBar().clearMessage()
         self._request = request
-        self.results_model.set_hits(hits)
+        self._show_hits(hits)
         if hits:
             self.results_view.scrollToTop()
 
     def _on_search_failed(self, message: str) -> None:
         self.statusBar().clearMessage()
         self._search_error = message
-        self.results_model.set_hits([])
+        self._show_hits([])
+
+    def _show_hits(self, hits) -> None:
+        """Replace the results; thumbnails still queued for the old ones are dropped (the query
+        image's picture is kept)."""
+        self.loader.forget(keep=[self._query_image] if isinstance(self._query_image, str) else [])
+        self.results_model.set_hits(hits)
 
     # ------------------------------------------------------------------ input: dialogs, drops, paste
     def choose_folder(self) -> None:
@@ -221,9 +199,7 @@ class MainWindow(QMainWindow):
             self.controller.add_folder(path)
 
     def choose_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Search by image", "", "Images (*.jpg *.jpeg *.png *.webp *.heic *.heif "
-            "*.tif *.tiff *.bmp *.gif);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Search by image", "", image_file_filter())
         if path:
             self.set_query_image(path)
 
@@ -281,13 +257,6 @@ class MainWindow(QMainWindow):
         if path == self._query_image:
             self.search_bar.chip.set_picture(QPixmap.fromImage(image))
 
-    def _on_min_score(self, value: int) -> None:
-        self._set_min_score_label(value)
-        self.results_model.set_min_score(value / 100 if value else -1.0)
-
-    def _set_min_score_label(self, value: int) -> None:
-        self.min_score_label.setText(f"{value / 100:.2f}" if value else "any")
-
     # ------------------------------------------------------------------ library and model state
     def _on_folders(self, folders, count: int) -> None:
         self._have_folders = bool(folders)
@@ -341,31 +310,12 @@ class MainWindow(QMainWindow):
             return
         self.pages.setCurrentWidget(self.empty)
         state, message = self._model_state
-        if state in ("missing", "error"):
-            title = "Model weights missing" if state == "missing" else "The model could not load"
-            self.empty.show_state(title, f"{message}<br><br>Choose another model in Settings; "
-                                  "photos already indexed stay indexed.", "settings", "Settings…")
-        elif not self._have_folders and not self.controller.indexing:
-            self.empty.show_state("Add a folder of photos",
-                                  "Choose a folder (or drop one on this window); clipdesk indexes "
-                                  "its photos so you can search them by what they show.",
-                                  "add", "Add folder…")
-        elif self._search_error:
-            self.empty.show_state("Cannot search", self._search_error)
-        elif self._request is not None and hits:
-            self.empty.show_state("Nothing above the minimum score",
-                                  f"All {hits:,} results score below "
-                                  f"{self.min_score.value() / 100:.2f}; lower the minimum score.",
-                                  "lower", "Show all")
-        elif self._request is not None:
-            self.empty.show_state("Nothing found", f"No photo matched {self._request.label}. "
-                                  "Try other words, or add more folders.")
-        else:
-            hint = " Indexing is running; what is already indexed can be searched." \
-                if self.controller.indexing else ""
-            self.empty.show_state("Search your photos",
-                                  "Type what you are looking for (beach + sunset - people), or "
-                                  "drop or paste a photo to find similar ones." + hint)
+        page = choose_empty_page(
+            model_state=state, model_message=message, have_folders=self._have_folders,
+            indexing=bool(self.controller.indexing), search_error=self._search_error,
+            query_label=None if self._request is None else self._request.label,
+            hit_count=hits, min_score=self.filters.minimum)
+        self.empty.show_state(page.title, page.body, page.action, page.button)
 
     def _on_empty_action(self, action: str) -> None:
         {"add": self.choose_folder, "settings": self.open_settings,

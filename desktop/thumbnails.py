@@ -17,13 +17,14 @@ import hashlib
 import itertools
 import os
 from pathlib import Path
+from typing import Iterable
 
 from PySide6.QtCore import QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader
 
 from clipcore.config import resolve_cache_dir
 
-from .workers import WorkPool
+from .workers import Task, WorkPool
 
 __all__ = ["CACHE_SIDE", "ThumbnailCache", "ThumbnailLoader"]
 
@@ -98,8 +99,9 @@ def _to_qimage(pil_image, side: int) -> QImage:
 class ThumbnailLoader(QObject):
     """Loads thumbnails in the background; emits ``ready(path, QImage)`` or ``failed(path)``.
 
-    ``request(path, side)`` is cheap to call again for a path already pending; ``forget()``
-    drops requests that have not started (a new result list replaced the old one).
+    ``request(path, side)`` is cheap to call again for a path already pending. ``forget()``
+    drops requests that have not started, so a new result list does not wait behind decodes
+    for the one it replaced; the window calls it whenever it replaces the results.
     """
 
     ready = Signal(str, QImage)
@@ -109,28 +111,31 @@ class ThumbnailLoader(QObject):
         super().__init__(parent)
         self.cache = cache
         self.pool = WorkPool(max_threads=2, parent=self)
-        self._pending: set[str] = set()
+        self._pending: dict[str, Task] = {}
         self._priority = itertools.count()
 
     def request(self, path: str, side: int) -> None:
         if path in self._pending:
             return
-        self._pending.add(path)
-        self.pool.run(self.cache.load, path, side,
-                      on_result=lambda image, p=path: self._done(p, image),
-                      on_error=lambda _err, p=path: self._done(p, None),
-                      priority=min(next(self._priority), 2**31 - 1))
+        self._pending[path] = self.pool.run(
+            self.cache.load, path, side,
+            on_result=lambda image, p=path: self._done(p, image),
+            on_error=lambda _err, p=path: self._done(p, None),
+            priority=min(next(self._priority), 2**31 - 1))
 
     def _done(self, path: str, image: QImage | None) -> None:
-        self._pending.discard(path)
+        self._pending.pop(path, None)
         if image is None:
             self.failed.emit(path)
         else:
             self.ready.emit(path, image)
 
-    def forget(self) -> None:
-        self.pool.drop_queued()
-        self._pending.clear()
+    def forget(self, keep: Iterable[str] = ()) -> None:
+        """Drop the requests that have not started, except those for the paths in ``keep``
+        (e.g. the query image's picture). Running decodes finish and are delivered."""
+        keep = set(keep)
+        dropped = set(self.pool.drop_queued(t for p, t in self._pending.items() if p not in keep))
+        self._pending = {p: t for p, t in self._pending.items() if t not in dropped}
 
     def shutdown(self) -> None:
         """Drop queued requests and wait for the running ones (at most two small decodes)."""

@@ -3,8 +3,8 @@
 Three kinds of work leave the GUI thread:
 
 - :class:`Task`: a short function (load a model, encode a query and search, read the catalog)
-  run on a :class:`WorkPool`; its result or its :class:`~clipcore.errors.ClipcoreError` comes
-  back to the GUI thread as a queued signal.
+  run on a :class:`WorkPool`; its result or its exception comes back to the GUI thread as a
+  queued signal.
 - :class:`IndexWorker`: one :class:`QThread` driving :func:`clipcore.indexer.index_folders`,
   turning its progress events into signals; cancelled through a :class:`threading.Event`
   that the indexer checks between batches, so a cancel never leaves a half-written batch.
@@ -12,8 +12,15 @@ Three kinds of work leave the GUI thread:
   needs the model calls :meth:`ModelLoader.get`, which waits only for what is still loading.
 
 The pattern (a worker object whose signals are delivered to the GUI thread by Qt's queued
-connections) is the one napari/superqt's ``thread_worker`` uses, kept to the few lines we need.
-Every pool and thread is registered so :func:`running_work` can prove none are left behind.
+connections) is the one superqt's ``FunctionWorker`` / ``GeneratorWorker`` use. We keep these
+few lines instead of superqt's workers (measured with superqt 0.9.0; DESIGN.md, "Threads"):
+superqt's ``WorkerBase.run`` swaps the process-wide ``warnings.showwarning`` and filters
+inside each worker thread, so two overlapping workers (the thumbnail pool always has two)
+leave every later warning of the process routed to a finished worker's signal; and its
+``GeneratorWorker`` turns a ``RuntimeError`` from the job (torch's out-of-memory and shape
+errors are RuntimeErrors) into a warning with neither ``errored`` nor ``finished``, so the
+window would wait for that index run forever. Every pool and thread is registered so
+:func:`running_work` can prove none are left behind.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import threading
 import time
 import traceback
 import weakref
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
 from shiboken6 import isValid
@@ -35,7 +42,7 @@ _POOLS: "weakref.WeakSet[WorkPool]" = weakref.WeakSet()
 _THREADS: "weakref.WeakSet[QThread]" = weakref.WeakSet()
 
 
-def user_message(err: BaseException) -> str:
+def user_message(err: Exception) -> str:
     """One sentence for the user: a ClipcoreError's own message, else a generic one.
 
     Unexpected exceptions are printed to stderr with their traceback for bug reports, but the
@@ -58,7 +65,8 @@ class TaskSignals(QObject):
 class Task(QRunnable):
     """Run ``fn(*args, **kwargs)`` on a pool; emit ``signals.result`` or ``signals.error``.
 
-    ``signals.finished`` is emitted last in both cases. Create it in the GUI thread.
+    ``signals.finished`` is emitted last in both cases. Create it in the GUI thread. Only
+    :class:`Exception` is caught: ``KeyboardInterrupt`` / ``SystemExit`` keep their meaning.
     """
 
     def __init__(self, fn: Callable[..., Any], *args, **kwargs):
@@ -69,11 +77,9 @@ class Task(QRunnable):
 
     def run(self) -> None:
         try:
-            value = self.fn(*self.args, **self.kwargs)
-        except BaseException as err:  # noqa: BLE001 -- every failure must reach the GUI
+            outcome = (self.signals.result, self.fn(*self.args, **self.kwargs))
+        except Exception as err:  # noqa: BLE001 -- every failure must reach the GUI
             outcome = (self.signals.error, err)
-        else:
-            outcome = (self.signals.result, value)
         try:
             outcome[0].emit(outcome[1])
             self.signals.finished.emit()
@@ -82,7 +88,7 @@ class Task(QRunnable):
 
 
 class WorkPool(QThreadPool):
-    """A QThreadPool that keeps its tasks alive until they finish and can be drained.
+    """A QThreadPool that keeps its tasks alive until they finish and can drop queued ones.
 
     ``max_threads`` defaults to 2 (the app shares the CPU with the model's own threads).
     """
@@ -93,37 +99,32 @@ class WorkPool(QThreadPool):
         self._tasks: set[Task] = set()
         _POOLS.add(self)
 
-    def submit(self, task: Task, priority: int = 0) -> Task:
-        """Queue ``task`` (higher ``priority`` starts first) and return it.
-
-        Connect to ``task.signals`` *before* submitting: an idle pool thread may run the task
-        and emit its signals before this call returns, and a signal emitted before a connection
-        exists is lost.
-        """
-        self._tasks.add(task)
-        task.signals.finished.connect(lambda t=task: self._tasks.discard(t))
-        self.start(task, priority)
-        return task
-
     def run(self, fn: Callable[..., Any], *args, on_result=None, on_error=None,
             on_finished=None, priority: int = 0, **kwargs) -> Task:
-        """Wrap ``fn(*args, **kwargs)`` in a Task, connect the callbacks, then submit it.
+        """Queue ``fn(*args, **kwargs)`` as a :class:`Task` (higher ``priority`` starts first)
+        and return it.
 
         ``on_result(value)`` or ``on_error(exception)``, then ``on_finished()``, are called on
-        the GUI thread.
+        the GUI thread. They are connected before the task is queued: an idle pool thread may
+        run it before this call returns.
         """
         task = Task(fn, *args, **kwargs)
         for signal, slot in ((task.signals.result, on_result), (task.signals.error, on_error),
                              (task.signals.finished, on_finished)):
             if slot is not None:
                 signal.connect(slot)
-        return self.submit(task, priority)
+        self._tasks.add(task)
+        task.signals.finished.connect(lambda t=task: self._tasks.discard(t))
+        self.start(task, priority)
+        return task
 
-    def drop_queued(self) -> None:
-        """Forget tasks that have not started yet (their signals never fire)."""
-        for task in list(self._tasks):
-            if self.tryTake(task):
-                self._tasks.discard(task)
+    def drop_queued(self, tasks: Iterable[Task] | None = None) -> list[Task]:
+        """Forget ``tasks`` (default: all) that have not started yet and return them; their
+        signals never fire. Tasks already running are left to finish."""
+        dropped = [t for t in list(self._tasks if tasks is None else tasks)
+                   if t in self._tasks and self.tryTake(t)]
+        self._tasks.difference_update(dropped)
+        return dropped
 
     @property
     def busy(self) -> bool:
@@ -142,11 +143,7 @@ class ModelLoader:
         self.spec = spec
         self._lock = threading.Lock()
         self._encoder = None
-        self._error: BaseException | None = None
-
-    @property
-    def loaded(self) -> bool:
-        return self._encoder is not None
+        self._error: Exception | None = None
 
     def get(self):
         with self._lock:
@@ -155,7 +152,7 @@ class ModelLoader:
                     from clipcore.encoder import Encoder
 
                     self._encoder = Encoder.load(self.spec)
-                except BaseException as err:  # noqa: BLE001 -- re-raised to every caller
+                except Exception as err:  # noqa: BLE001 -- re-raised to every caller
                     self._error = err
             if self._error is not None:
                 raise self._error
@@ -226,9 +223,10 @@ class IndexWorker(QThread):
                 if event.summary is not None:
                     self.summary = event.summary
             self._report_folders()
-        except BaseException as err:  # noqa: BLE001 -- shown to the user, never a traceback
+        except Exception as err:  # noqa: BLE001 -- shown to the user, never a traceback
             self.failed.emit(user_message(err))
-        self.done.emit(self.summary)
+        finally:   # even when a BaseException ends the thread, the window stops waiting
+            self.done.emit(self.summary)
 
 
 def running_work() -> list[str]:

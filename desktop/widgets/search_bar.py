@@ -53,12 +53,14 @@ class ImageChip(QWidget):
 
 
 class SearchBar(QWidget):
-    """Signals: ``query_changed(text)`` after a typing pause or on Enter (at once);
+    """Signals: ``query_changed()`` after a typing pause or on Enter (at once; read
+    :attr:`text`; emitted by signal-to-signal connections, so no Python frame of ours sits
+    between the key press and the window's search);
     ``image_requested()`` ("Search by image…"); ``image_cleared()``; ``paste_requested()``
     when Ctrl+V is pressed in the text box (the window decides whether the clipboard holds an
     image; if not, it calls :meth:`paste_text`)."""
 
-    query_changed = Signal(str)
+    query_changed = Signal()
     image_requested = Signal()
     image_cleared = Signal()
     paste_requested = Signal()
@@ -74,10 +76,10 @@ class SearchBar(QWidget):
         self.image_button = QPushButton("Search by image…")
         self.image_button.clicked.connect(self.image_requested)
         self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
-        self._timer.timeout.connect(self._emit_query)
+        self._timer.timeout.connect(self.query_changed)
         self.edit.textEdited.connect(lambda _t: self._timer.start())
-        self.edit.returnPressed.connect(self._emit_query)
-        self._last = None
+        self.edit.returnPressed.connect(self._timer.stop)
+        self.edit.returnPressed.connect(self.query_changed)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.edit, 1)
@@ -87,10 +89,6 @@ class SearchBar(QWidget):
     @property
     def text(self) -> str:
         return self.edit.text().strip()
-
-    def _emit_query(self) -> None:
-        self._timer.stop()
-        self.query_changed.emit(self.text)
 
     def clear_image(self) -> None:
         self.chip.hide()

@@ -138,3 +138,21 @@ def test_thumbnails_arrive_for_large_webp_and_undecodable_files_get_a_cannot_sho
     assert shown.deviceIndependentSize().width() == 100
     assert shown.toImage().pixelColor(50, 30).red() > 150   # the photo, not the grey tile
     assert not model.has_thumbnail(str(bad))   # its tile is the "cannot show" one
+
+
+def test_empty_page_tells_the_most_urgent_next_step():
+    from desktop.empty_states import choose_empty_page
+
+    base = dict(model_state="ready", model_message="", have_folders=True, indexing=False,
+                search_error="", query_label=None, hit_count=0, min_score=0.0)
+    page = choose_empty_page(**{**base, "model_state": "missing", "have_folders": False,
+                                "model_message": "No weights for ViT-B-32."})
+    assert (page.title, page.action) == ("Model weights missing", "settings")
+    assert "No weights for ViT-B-32." in page.body
+    assert choose_empty_page(**{**base, "have_folders": False}).action == "add"
+    assert choose_empty_page(**{**base, "have_folders": False, "indexing": True}).title \
+        == "Search your photos"
+    hidden = choose_empty_page(**{**base, "query_label": "“cat”", "hit_count": 40, "min_score": 0.3})
+    assert hidden.action == "lower" and "40" in hidden.body and "0.30" in hidden.body
+    assert "“cat”" in choose_empty_page(**{**base, "query_label": "“cat”"}).body
+    assert choose_empty_page(**{**base, "search_error": "Bad query."}).body == "Bad query."
