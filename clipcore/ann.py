@@ -25,7 +25,7 @@ from pathlib import Path
 import hnswlib
 import numpy as np
 
-from .catalog import _disk_nearly_full as _nearly_full, disk_full_error
+from .errors import disk_full_error, disk_nearly_full as _nearly_full
 from .config import IndexParams
 
 __all__ = ["HnswIndex", "StaleIndex", "RWLock", "exact_knn", "load_index", "index_paths"]

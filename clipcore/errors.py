@@ -8,6 +8,9 @@ else should ever reach a user as a traceback.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 __all__ = [
     "ClipcoreError",
     "ModelNotFoundError",
@@ -20,7 +23,11 @@ __all__ = [
     "QueryError",
     "ImageError",
     "NotIndexedError",
+    "disk_full_error",
+    "disk_nearly_full",
 ]
+
+DISK_FULL_BYTES = 1 << 20   # less free space than this after an I/O error: call it a full disk
 
 
 class ClipcoreError(Exception):
@@ -70,3 +77,20 @@ class ImageError(ClipcoreError):
 
 class NotIndexedError(ClipcoreError):
     """The library has no vectors yet for the requested model (run `clipcore index DIR`)."""
+
+
+def disk_full_error(where: str) -> DiskFullError:
+    """The one message for a full disk met while writing ``where`` (e.g. "the catalog")."""
+    return DiskFullError(
+        f"The disk is full (while writing {where}); nothing already indexed was lost. "
+        "Free some disk space and try again."
+    )
+
+
+def disk_nearly_full(folder: Path) -> bool:
+    """True when ``folder``'s file system has less than DISK_FULL_BYTES free (SQLite reports a
+    full disk met while growing its -shm/-wal files as "disk I/O error"; hnswlib reports none)."""
+    try:
+        return shutil.disk_usage(folder).free < DISK_FULL_BYTES
+    except OSError:
+        return False

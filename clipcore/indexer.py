@@ -29,7 +29,8 @@ from typing import Callable, Iterable, Iterator
 
 from . import imaging, scanner
 from .errors import ImageError
-from .library import Changes, IndexedImage, Library, MovedImage, SkippedImage
+from .catalog import Changes, ImageStatus, IndexedImage, KnownImage, MovedImage, SkippedImage
+from .library import Library
 
 __all__ = ["index_folders", "IndexSummary", "ProgressEvent"]
 
@@ -160,7 +161,7 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
     folder: only it is scanned and diffed) against the catalog. Returns a _Plan (generator
     return)."""
     plan = _Plan()
-    gone: dict[str, tuple] = {}          # path -> catalog row of files not seen
+    gone: dict[str, KnownImage] = {}     # path -> catalog row of files not seen
     seen, last_event = 0, time.monotonic()
     for root, folder_id in roots.items():
         if not os.path.isdir(root):
@@ -178,7 +179,7 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
             if isinstance(item, scanner.ScanProblem):
                 protected.append(item.path.rstrip(os.sep) + os.sep)
                 row = known.pop(item.path, None)
-                if row is None or row[3] != "skipped":
+                if row is None or row.status != ImageStatus.SKIPPED:
                     plan.changes.skipped.append(SkippedImage(item.path, folder_id, -1, -1, item.reason))
                     summary.skip(item.reason)
                 else:
@@ -187,10 +188,10 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
             row = known.pop(item.path, None)
             if row is None:
                 plan.work.append(_Work(item, folder_id, None))
-            elif (row[1], row[2]) != (item.size, item.mtime_ns):
-                plan.work.append(_Work(item, folder_id, row[0]))
-            elif row[3] == "ok" and not row[5]:           # not embedded with this model yet
-                plan.work.append(_Work(item, folder_id, row[0]))
+            elif (row.size, row.mtime_ns) != (item.size, item.mtime_ns):
+                plan.work.append(_Work(item, folder_id, row.id))
+            elif row.status == ImageStatus.OK and not row.has_vector:   # not embedded with this model yet
+                plan.work.append(_Work(item, folder_id, row.id))
             else:
                 summary.unchanged += 1
             now = time.monotonic()
@@ -206,7 +207,7 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
         plan.complete = False
         return plan
     _find_moves(plan, gone, summary)
-    plan.changes.removed = [row[0] for row in gone.values()]
+    plan.changes.removed = [row.id for row in gone.values()]
     summary.removed = len(plan.changes.removed)
     for w in plan.work:
         if w.image_id is None:
@@ -216,13 +217,13 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
     return plan
 
 
-def _find_moves(plan: _Plan, gone: dict[str, tuple], summary: IndexSummary) -> None:
+def _find_moves(plan: _Plan, gone: dict[str, KnownImage], summary: IndexSummary) -> None:
     """A new file with the size and content hash of a vanished one is that file, moved:
     it keeps its row (id, vectors). Only new files whose size matches are hashed."""
-    by_size: dict[int, list[tuple]] = collections.defaultdict(list)
+    by_size: dict[int, list[tuple[str, KnownImage]]] = collections.defaultdict(list)
     for path, row in gone.items():
-        if row[3] == "ok" and row[4]:
-            by_size[row[1]].append((path, row))
+        if row.status == ImageStatus.OK and row.content_hash:
+            by_size[row.size].append((path, row))
     if not by_size:
         return
     still_new = []
@@ -234,13 +235,14 @@ def _find_moves(plan: _Plan, gone: dict[str, tuple], summary: IndexSummary) -> N
                 digest = scanner.content_hash(w.entry.path)
             except OSError:
                 digest = None
-            match = next((c for c in candidates if c[1][4] == digest), None)
+            match = next((c for c in candidates if c[1].content_hash == digest), None)
         if match is None:
             still_new.append(w)
             continue
         candidates.remove(match)
-        del gone[match[0]]
-        plan.changes.moved.append(MovedImage(match[1][0], w.entry.path, w.folder_id,
+        old_path, old = match
+        del gone[old_path]
+        plan.changes.moved.append(MovedImage(old.id, w.entry.path, w.folder_id,
                                              w.entry.size, w.entry.mtime_ns))
         summary.moved += 1
     plan.work = still_new

@@ -6,24 +6,23 @@ take the writer lock; writes (folders, model, :meth:`Library.apply`) take it (se
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .ann import HnswIndex, StaleIndex, exact_knn, index_paths, load_index
-from .catalog import Catalog, fs_key
+from .catalog import (Catalog, Changes, FolderInfo, ImageRow, ImageStatus, IndexedImage,
+                      KnownImage, MovedImage, SkippedImage)
 from .config import IndexParams, ModelSpec, resolve_data_dir
 from .errors import ClipcoreError, LibraryBusyError
 from .writelock import WriterLock
 
-__all__ = ["Library", "FolderInfo", "ImageRow", "IndexedImage", "SkippedImage", "MovedImage", "Changes"]
+__all__ = ["Library", "FolderInfo", "ImageRow", "ImageStatus", "KnownImage", "IndexedImage",
+           "SkippedImage", "MovedImage", "Changes"]
 
 log = logging.getLogger(__name__)
 
@@ -31,83 +30,8 @@ LOCK_TIMEOUT_ENV = "CLIPDESK_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 10.0   # seconds a second writer waits before LibraryBusyError
 
 
-@dataclass(frozen=True)
-class FolderInfo:
-    id: int
-    path: str              # absolute
-    image_count: int       # images known in this folder (any status)
-    indexed_count: int     # images with a vector for the library's current model
-    skipped_count: int     # images with a skip reason
-
-
-@dataclass(frozen=True)
-class ImageRow:
-    id: int
-    path: str
-    size: int
-    mtime_ns: int
-    width: int | None
-    height: int | None
-    date_taken: str | None     # ISO 8601 or None
-    status: str                # "ok" | "skipped" | "deleted" | "pending"
-    skip_reason: str | None
-
-
-# -- the write API the indexer uses ---------------------------------------------------------
-@dataclass
-class IndexedImage:
-    """An embedded image to store: ``vector`` (D,) float32, L2-normalised."""
-    path: str
-    folder_id: int
-    size: int
-    mtime_ns: int
-    vector: np.ndarray
-    content_hash: str | None = None
-    width: int | None = None
-    height: int | None = None
-    date_taken: str | None = None
-
-
-@dataclass
-class SkippedImage:
-    """A file that could not be indexed; retried once its size or mtime changes."""
-    path: str
-    folder_id: int
-    size: int
-    mtime_ns: int
-    reason: str
-
-
-@dataclass
-class MovedImage:
-    """A known image found at a new path (same content): keeps its id and vectors."""
-    image_id: int
-    path: str
-    folder_id: int
-    size: int
-    mtime_ns: int
-
-
-@dataclass
-class Changes:
-    """One catalog transaction's worth of changes (see :meth:`Library.apply`)."""
-    indexed: list[IndexedImage] = field(default_factory=list)
-    skipped: list[SkippedImage] = field(default_factory=list)
-    moved: list[MovedImage] = field(default_factory=list)
-    removed: list[int] = field(default_factory=list)    # image ids whose file is gone
-
-    def __len__(self) -> int:
-        return len(self.indexed) + len(self.skipped) + len(self.moved) + len(self.removed)
-
-
 def _norm(path) -> str:
     return os.path.abspath(os.fsdecode(path))
-
-
-def _under(c_path: str) -> tuple[bytes, bytes]:
-    """[lo, hi) BLOB range of the catalog paths strictly inside folder ``c_path``."""
-    lo = fs_key(c_path.rstrip(os.sep) + os.sep)
-    return lo, lo[:-1] + bytes([lo[-1] + 1])
 
 
 def gather_vectors(chunks, dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -235,17 +159,12 @@ class Library:
         them (their images keep their vectors). Raises ClipcoreError, LibraryBusyError."""
         path = _norm(path)
         with self.writer_lock.hold():
-            for fid, fpath in self.catalog.folder_rows():
-                if path == fpath or path.startswith(fpath.rstrip(os.sep) + os.sep):
-                    return self._folder_info(fid)     # known (even if unplugged right now)
+            for folder in self.catalog.folder_rows():
+                if path == folder.path or path.startswith(folder.path.rstrip(os.sep) + os.sep):
+                    return self._folder_info(folder.id)  # known (even if unplugged right now)
             if not os.path.isdir(path):
                 raise ClipcoreError(f"{path} is not a folder; check the path and try again.")
-            with self.catalog.transaction("the library folders") as c:
-                fid = c.execute("INSERT INTO folders (path, added_ns) VALUES (?, ?)",
-                                (fs_key(path), time.time_ns())).lastrowid
-                lo, hi = _under(path)
-                c.execute("UPDATE images SET folder_id = ? WHERE path >= ? AND path < ?", (fid, lo, hi))
-                c.execute("DELETE FROM folders WHERE path >= ? AND path < ?", (lo, hi))
+            fid = self.catalog.insert_folder(path)
         return self._folder_info(fid)
 
     def remove_folder(self, path: str) -> None:
@@ -257,47 +176,34 @@ class Library:
             raise ClipcoreError(f"{path} is not a library folder; nothing was removed.")
         with self.writer_lock.hold():
             with self._guard:
-                ids = self.catalog.folder_ids_under(fid)
-                with self.catalog.transaction("the library folders") as c:
-                    c.execute("DELETE FROM folders WHERE id = ?", (fid,))
-                    generation = Catalog.bump_generation(c)
-                self._after_commit(generation, removed=ids)
+                removal = self.catalog.delete_folder(fid)
+                self._after_commit(removal.generation, removed=removal.image_ids)
             self.save_indexes()
 
     def folder_id(self, path: str) -> int | None:
-        row = self.catalog.conn().execute("SELECT id FROM folders WHERE path = ?",
-                                          (fs_key(_norm(path)),)).fetchone()
-        return row[0] if row else None
+        """The id of the library folder at ``path``, or None."""
+        return self.catalog.folder_id(_norm(path))
 
     def folders(self) -> list[FolderInfo]:
         """Library folders, sorted by path, with counts for the library's current model."""
-        return [self._folder_info(fid) for fid, _ in self.catalog.folder_rows()]
+        return [self._folder_info(folder.id) for folder in self.catalog.folder_rows()]
 
     def _folder_info(self, fid: int) -> FolderInfo:
-        mid = self._model_id(None)
-        row = self.catalog.conn().execute(
-            """SELECT f.path, count(i.id), coalesce(sum(i.status = 'skipped'), 0),
-                      (SELECT count(*) FROM vectors v JOIN images j ON j.id = v.image_id
-                        WHERE j.folder_id = f.id AND v.model_id = ?)
-                 FROM folders f LEFT JOIN images i ON i.folder_id = f.id
-                WHERE f.id = ? GROUP BY f.id""", (mid if mid is not None else -1, fid)).fetchone()
-        return FolderInfo(fid, os.fsdecode(row[0]), row[1], row[3], row[2])
+        return self.catalog.folder_info(fid, self._model_id(None))
 
     # -- the library's model -------------------------------------------------------------
     def model_spec(self) -> ModelSpec | None:
         """The spec the library is indexed with (search and similar default to it), or None."""
-        raw = self.catalog.get_setting("model_spec")
-        return ModelSpec(**json.loads(raw)) if raw else None
+        return self.catalog.model_spec()
 
     def model_identity(self) -> str | None:
         """The identity of the library's model as recorded when it was set (no file reads)."""
-        return self.catalog.get_setting("model_identity")
+        return self.catalog.model_identity()
 
     def set_model_spec(self, spec: ModelSpec) -> None:
         """Make ``spec`` the library's model. Raises LibraryBusyError, CatalogError."""
         with self.writer_lock.hold():
-            with self.catalog.transaction("the library's model") as c:
-                _write_model(c, spec)
+            self.catalog.set_model_spec(spec)
 
     def _model_id(self, identity: str | None) -> int | None:
         identity = identity or self.model_identity()
@@ -318,11 +224,11 @@ class Library:
         """Rows for ids, same order, silently dropping ids that are gone/deleted."""
         ids = [int(i) for i in ids]
         found = self.catalog.images_by_ids(ids)
-        return [ImageRow(*found[i]) for i in ids if i in found]
+        return [found[i] for i in ids if i in found]
 
     def find_image(self, path: str) -> ImageRow | None:
-        rows = self.catalog.image_rows("path = ?", (fs_key(_norm(path)),))
-        return ImageRow(*rows[0]) if rows else None
+        """The row of the image at ``path``, or None when it is not in the library."""
+        return self.catalog.find_image(_norm(path))
 
     def vector(self, image_id: int, model_identity: str) -> np.ndarray | None:
         """(D,) float32, L2-normalised, or None."""
@@ -331,8 +237,7 @@ class Library:
 
     def skipped(self) -> list[ImageRow]:
         """Images that could not be indexed, with their reason, sorted by path."""
-        return sorted((ImageRow(*r) for r in self.catalog.image_rows("status = 'skipped'")),
-                      key=lambda r: r.path)
+        return sorted(self.catalog.images_with_status(ImageStatus.SKIPPED), key=lambda r: r.path)
 
     def nearest(self, query: np.ndarray, model_identity: str, k: int,
                 folder: str | None = None) -> list[tuple[int, float]]:
@@ -352,7 +257,7 @@ class Library:
                 exact = mi.exact_matrix()
             else:
                 exact = mi.exact = None           # above exact_below: no second copy in RAM
-        allowed = self._ids_under(folder) if folder is not None else None
+        allowed = self.catalog.image_ids_under(_norm(folder)) if folder is not None else None
         if exact is not None:
             ids, mat = exact
             if allowed is not None:
@@ -367,11 +272,6 @@ class Library:
             found = hnsw.search(query, k, None if allowed is None else set(allowed.tolist()))
         return [(int(i), float(s)) for i, s in zip(*found)]
 
-    def _ids_under(self, folder: str) -> np.ndarray:
-        lo, hi = _under(_norm(folder))
-        rows = self.catalog.conn().execute("SELECT id FROM images WHERE path >= ? AND path < ?", (lo, hi))
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
-
     def _model_index(self, identity: str | None) -> _ModelIndex | None:
         identity = identity or self.model_identity()
         if identity is None:
@@ -379,31 +279,22 @@ class Library:
         with self._guard:
             mi = self._indexes.get(identity)
             if mi is None:
-                mid, dim = self.catalog.model_id(identity), self.catalog.model_dim(identity)
-                if mid is None:
+                model = self.catalog.model(identity)
+                if model is None:
                     return None
-                mi = self._indexes[identity] = _ModelIndex(self, identity, mid, dim)
+                mi = self._indexes[identity] = _ModelIndex(self, identity, model.id, model.dim)
             return mi
 
     # -- writes (the indexer) ----------------------------------------------------------------
-    def folder_state(self, folder_id: int, model_identity: str) -> dict[str, tuple]:
-        """path -> (id, size, mtime_ns, status, content_hash, has_vector) for every image row
-        of the folder; has_vector refers to ``model_identity``. One SELECT (the indexer's diff)."""
-        mid = self.catalog.model_id(model_identity) or -1
-        rows = self.catalog.conn().execute(
-            """SELECT i.path, i.id, i.size, i.mtime_ns, i.status, i.content_hash,
-                      v.image_id IS NOT NULL
-                 FROM images i LEFT JOIN vectors v ON v.image_id = i.id AND v.model_id = ?
-                WHERE i.folder_id = ?""", (mid, folder_id))
-        return {os.fsdecode(r[0]): r[1:] for r in rows}
+    def folder_state(self, folder_id: int, model_identity: str) -> dict[str, KnownImage]:
+        """path -> KnownImage (id, size, mtime_ns, status, content_hash, has_vector) for every
+        image row of the folder; has_vector refers to ``model_identity``. One SELECT (the
+        indexer's diff)."""
+        return self.catalog.folder_state(folder_id, self.catalog.model_id(model_identity))
 
     def missing_vectors(self, model_identity: str) -> int:
         """Images with status ok in any folder that have no vector for ``model_identity``."""
-        mid = self.catalog.model_id(model_identity) or -1
-        return self.catalog.conn().execute(
-            """SELECT count(*) FROM images i WHERE i.status = 'ok' AND NOT EXISTS
-                 (SELECT 1 FROM vectors v WHERE v.image_id = i.id AND v.model_id = ?)""",
-            (mid,)).fetchone()[0]
+        return self.catalog.count_missing_vectors(self.catalog.model_id(model_identity))
 
     def apply(self, changes: Changes, spec: ModelSpec | None = None, dim: int | None = None,
               save: bool = False) -> None:
@@ -421,40 +312,13 @@ class Library:
             self.save_indexes(force=save)
 
     def _commit(self, changes: Changes, spec: ModelSpec | None, dim: int | None) -> None:
-        cat = self.catalog
-        with cat.transaction("the indexed images") as c:
-            generation = Catalog.bump_generation(c)
-            removed = list(changes.removed)
-            if changes.removed:
-                c.executemany("DELETE FROM images WHERE id = ?", [(i,) for i in changes.removed])
-            c.executemany("UPDATE images SET path = ?, folder_id = ?, size = ?, mtime_ns = ? WHERE id = ?",
-                          [(fs_key(m.path), m.folder_id, m.size, m.mtime_ns, m.image_id)
-                           for m in changes.moved])
-            for s in changes.skipped:
-                image_id = _upsert_image(c, s.path, s.folder_id, s.size, s.mtime_ns, "skipped",
-                                         reason=s.reason)
-                if c.execute("DELETE FROM vectors WHERE image_id = ?", (image_id,)).rowcount:
-                    removed.append(image_id)
-            added_ids = []
-            if changes.indexed:
-                model_id = Catalog.ensure_model(c, spec, dim)
-                if not c.execute("SELECT 1 FROM settings WHERE key = 'model_identity'").fetchone():
-                    _write_model(c, spec)    # a new library adopts the model of its first vectors
-                for im in changes.indexed:
-                    image_id = _upsert_image(c, im.path, im.folder_id, im.size, im.mtime_ns, "ok",
-                                             content_hash=im.content_hash, width=im.width,
-                                             height=im.height, date_taken=im.date_taken)
-                    c.execute("INSERT OR REPLACE INTO vectors (image_id, model_id, seq, vector) "
-                              "VALUES (?, ?, ?, ?)",
-                              (image_id, model_id, generation,
-                               np.asarray(im.vector, dtype="<f4").tobytes()))
-                    added_ids.append(image_id)
+        applied = self.catalog.apply_changes(changes, spec, dim)
         added = None
         if changes.indexed:
             mi = self._model_index(spec.identity())
-            added = (mi, np.asarray(added_ids, np.int64),
+            added = (mi, applied.added,
                      np.stack([np.asarray(im.vector, np.float32) for im in changes.indexed]))
-        self._after_commit(generation, removed=np.asarray(removed, np.int64), added=added)
+        self._after_commit(applied.generation, removed=applied.removed, added=added)
 
     def _after_commit(self, generation: int, removed: np.ndarray, added=None) -> None:
         """Apply a just-committed transaction to the loaded indexes that were current before
@@ -495,24 +359,3 @@ class Library:
         except LibraryBusyError:
             pass  # another process writes this library; it keeps the file current
 
-
-def _write_model(c, spec: ModelSpec) -> None:
-    for key, value in (("model_spec", json.dumps(dataclasses.asdict(spec))),
-                       ("model_identity", spec.identity())):
-        c.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
-                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
-
-
-def _upsert_image(c, path, folder_id, size, mtime_ns, status, reason=None, content_hash=None,
-                  width=None, height=None, date_taken=None) -> int:
-    key = fs_key(path)
-    c.execute(
-        """INSERT INTO images (folder_id, path, size, mtime_ns, content_hash, width, height,
-                               date_taken, status, skip_reason)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT(path) DO UPDATE SET folder_id = excluded.folder_id, size = excluded.size,
-               mtime_ns = excluded.mtime_ns, content_hash = excluded.content_hash,
-               width = excluded.width, height = excluded.height, date_taken = excluded.date_taken,
-               status = excluded.status, skip_reason = excluded.skip_reason""",
-        (folder_id, key, size, mtime_ns, content_hash, width, height, date_taken, status, reason))
-    return c.execute("SELECT id FROM images WHERE path = ?", (key,)).fetchone()[0]

@@ -158,7 +158,7 @@ def test_a_crash_between_commit_and_index_save_is_caught_up(tmp_path, data_dir, 
 def test_disk_full_during_commit_keeps_the_previous_state(tmp_path, data_dir, monkeypatch):
     import sqlite3
 
-    import clipcore.library as library_module
+    import clipcore.catalog.images as catalog_images
 
     vecs = clustered_unit_vectors(20, 8)
     with Library.open(data_dir, HNSW) as lib:
@@ -169,7 +169,7 @@ def test_disk_full_during_commit_keeps_the_previous_state(tmp_path, data_dir, mo
         def full(*args, **kwargs):
             raise sqlite3.OperationalError("database or disk is full")
 
-        monkeypatch.setattr(library_module, "_upsert_image", full)
+        monkeypatch.setattr(catalog_images, "upsert_image", full)
         with pytest.raises(DiskFullError, match="disk is full"):
             fill(lib, tmp_path / "a", vecs[10:], prefix="more")
         monkeypatch.undo()

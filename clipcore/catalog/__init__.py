@@ -1,0 +1,45 @@
+"""The catalog: one SQLite database per data directory, the truth about the library, and the
+only place in clipcore that speaks SQL.
+
+:class:`Catalog` is assembled from one mixin per table (``folders``, ``images``, ``vectors``,
+``models``, ``settings``, ``state``) plus ``changes`` (one indexing batch across tables), on top
+of :class:`~.connection.Database` (connections, transactions, migrations). Rows cross module
+lines as named types (``ImageRow``, ``FolderInfo``, ``KnownImage``...), never bare tuples, and
+every method takes typed values, never SQL fragments.
+
+Adding a table (e.g. ``tags``): write ``clipcore/catalog/tags.py`` with ``MIGRATION`` (its
+CREATE statements), its row types and a ``TagsTable(Table)`` mixin whose methods run its SQL
+(write helpers that must join another transaction take the ``sqlite3.Connection``); then
+append ``tags.MIGRATION`` to ``schema.MIGRATIONS`` and ``TagsTable`` to ``Catalog``'s bases.
+"""
+
+from __future__ import annotations
+
+from .changes import Applied, Changes, ChangesTable, IndexedImage, MovedImage, SkippedImage
+from .connection import CATALOG_FILE, Database
+from .folders import FolderInfo, FolderRemoval, FolderRow, FoldersTable
+from .images import ImageRow, ImagesTable, ImageStatus, KnownImage
+from .models import ModelRow, ModelsTable
+from .paths import fs_key, fs_path
+from .schema import MIGRATIONS, SCHEMA_VERSION
+from .settings import SettingsTable
+from .state import StateTable
+from .vectors import VectorsTable
+
+__all__ = [
+    "Catalog", "CATALOG_FILE", "SCHEMA_VERSION", "MIGRATIONS", "fs_key", "fs_path",
+    "FolderRow", "FolderInfo", "FolderRemoval", "ImageStatus", "ImageRow", "KnownImage",
+    "ModelRow", "IndexedImage", "SkippedImage", "MovedImage", "Changes", "Applied",
+]
+
+
+class Catalog(FoldersTable, ImagesTable, VectorsTable, ModelsTable, SettingsTable, StateTable,
+              ChangesTable, Database):
+    """The catalog of one data directory: ``Catalog(data_dir)`` creates or upgrades
+    ``<data_dir>/catalog.sqlite``. One connection per thread; thread-safe.
+
+    Raises CatalogVersionError for a catalog written by a newer clipdesk (left untouched),
+    CatalogError for a file that is not a readable catalog. Write methods raise DiskFullError,
+    LibraryBusyError (another process holds SQLite's write lock) or CatalogError, and keep
+    what was committed before.
+    """

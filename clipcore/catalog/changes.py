@@ -1,0 +1,111 @@
+"""One indexing batch written in one transaction: new/changed images with their vectors,
+skipped files, moves and removals (:meth:`ChangesTable.apply_changes`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from ..config import ModelSpec
+from . import images as _images
+from .base import Table
+from .images import ImageStatus, delete_images, move_image
+from .models import ensure_model
+from .settings import has_model, write_model
+from .state import bump_generation
+from .vectors import delete_image_vectors, put_vector
+
+__all__ = ["IndexedImage", "SkippedImage", "MovedImage", "Changes", "Applied", "ChangesTable"]
+
+
+@dataclass
+class IndexedImage:
+    """An embedded image to store: ``vector`` (D,) float32, L2-normalised."""
+    path: str
+    folder_id: int
+    size: int
+    mtime_ns: int
+    vector: np.ndarray
+    content_hash: str | None = None
+    width: int | None = None
+    height: int | None = None
+    date_taken: str | None = None
+
+
+@dataclass
+class SkippedImage:
+    """A file that could not be indexed; retried once its size or mtime changes."""
+    path: str
+    folder_id: int
+    size: int
+    mtime_ns: int
+    reason: str
+
+
+@dataclass
+class MovedImage:
+    """A known image found at a new path (same content): keeps its id and vectors."""
+    image_id: int
+    path: str
+    folder_id: int
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class Changes:
+    """One catalog transaction's worth of changes (see :meth:`ChangesTable.apply_changes`)."""
+    indexed: list[IndexedImage] = field(default_factory=list)
+    skipped: list[SkippedImage] = field(default_factory=list)
+    moved: list[MovedImage] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)    # image ids whose file is gone
+
+    def __len__(self) -> int:
+        return len(self.indexed) + len(self.skipped) + len(self.moved) + len(self.removed)
+
+
+class Applied(NamedTuple):
+    """What a committed :class:`Changes` did to the vectors (for the vector-index caches)."""
+    generation: int          # of the transaction
+    removed: np.ndarray      # (r,) int64 image ids that lost their vectors
+    added: np.ndarray        # (a,) int64 image ids of ``changes.indexed``, same order
+    model_id: int | None     # the model of the added vectors (None when nothing was indexed)
+
+
+class ChangesTable(Table):
+    def apply_changes(self, changes: Changes, spec: ModelSpec | None = None,
+                      dim: int | None = None) -> Applied:
+        """Write ``changes`` in one transaction that bumps the generation. ``spec``/``dim``
+        name the model of the ``changes.indexed`` vectors; a library without a model yet adopts
+        it. Raises DiskFullError (nothing of this batch is kept), LibraryBusyError, CatalogError."""
+        with self.transaction("the indexed images") as c:
+            generation = bump_generation(c)
+            removed = [int(i) for i in changes.removed]
+            if removed:
+                delete_images(c, removed)
+            for m in changes.moved:
+                move_image(c, m.image_id, m.path, m.folder_id, m.size, m.mtime_ns)
+            for s in changes.skipped:
+                image_id = _images.upsert_image(c, s.path, s.folder_id, s.size, s.mtime_ns,
+                                                ImageStatus.SKIPPED, reason=s.reason)
+                if delete_image_vectors(c, image_id):
+                    removed.append(image_id)
+            added: list[int] = []
+            model_id = None
+            if changes.indexed:
+                if spec is None or dim is None:
+                    raise ValueError("indexed images need the spec and dim of their model")
+                model_id = ensure_model(c, spec, dim)
+                if not has_model(c):
+                    write_model(c, spec)    # a new library adopts the model of its first vectors
+                for im in changes.indexed:
+                    image_id = _images.upsert_image(
+                        c, im.path, im.folder_id, im.size, im.mtime_ns, ImageStatus.OK,
+                        content_hash=im.content_hash, width=im.width, height=im.height,
+                        date_taken=im.date_taken)
+                    put_vector(c, image_id, model_id, generation, im.vector)
+                    added.append(image_id)
+        return Applied(generation, np.asarray(removed, np.int64), np.asarray(added, np.int64),
+                       model_id)

@@ -1,0 +1,80 @@
+"""The ``folders`` table: the library folders (absolute paths) and their counts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .base import Table
+from .images import ImageStatus
+from .paths import fs_key, fs_path, path_range
+from .state import bump_generation
+
+__all__ = ["FolderRow", "FolderInfo", "FolderRemoval", "FoldersTable"]
+
+
+class FolderRow(NamedTuple):
+    id: int
+    path: str              # absolute
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    id: int
+    path: str              # absolute
+    image_count: int       # images known in this folder (any status)
+    indexed_count: int     # images with a vector for the library's current model
+    skipped_count: int     # images with a skip reason
+
+
+class FolderRemoval(NamedTuple):
+    generation: int        # of the transaction that removed it
+    image_ids: np.ndarray  # (n,) int64 ids of the images forgotten with it
+
+
+class FoldersTable(Table):
+    def folder_rows(self) -> list[FolderRow]:
+        """Every library folder, sorted by path bytes."""
+        rows = self.conn().execute("SELECT id, path FROM folders ORDER BY path").fetchall()
+        return [FolderRow(fid, fs_path(p)) for fid, p in rows]
+
+    def folder_id(self, path: str) -> int | None:
+        """The id of the library folder at the absolute ``path``, or None."""
+        row = self.conn().execute("SELECT id FROM folders WHERE path = ?", (fs_key(path),)).fetchone()
+        return row[0] if row else None
+
+    def folder_info(self, folder_id: int, model_id: int | None) -> FolderInfo:
+        """Counts of one folder; ``indexed_count`` counts vectors of ``model_id``."""
+        row = self.conn().execute(
+            """SELECT f.path, count(i.id), coalesce(sum(i.status = ?), 0),
+                      (SELECT count(*) FROM vectors v JOIN images j ON j.id = v.image_id
+                        WHERE j.folder_id = f.id AND v.model_id = ?)
+                 FROM folders f LEFT JOIN images i ON i.folder_id = f.id
+                WHERE f.id = ? GROUP BY f.id""",
+            (ImageStatus.SKIPPED.value, -1 if model_id is None else model_id, folder_id)).fetchone()
+        return FolderInfo(folder_id, fs_path(row[0]), row[1], row[3], row[2])
+
+    def insert_folder(self, path: str) -> int:
+        """Add the absolute ``path`` as a library folder (one transaction) and return its id.
+        Images already known inside it move to it, and library folders inside it are absorbed
+        (their images keep their rows and vectors). The caller checks it is not inside one."""
+        with self.transaction("the library folders") as c:
+            fid = int(c.execute("INSERT INTO folders (path, added_ns) VALUES (?, ?)",
+                                (fs_key(path), time.time_ns())).lastrowid or 0)
+            lo, hi = path_range(path)
+            c.execute("UPDATE images SET folder_id = ? WHERE path >= ? AND path < ?", (fid, lo, hi))
+            c.execute("DELETE FROM folders WHERE path >= ? AND path < ?", (lo, hi))
+        return fid
+
+    def delete_folder(self, folder_id: int) -> FolderRemoval:
+        """Forget a library folder and its images and vectors (one transaction that bumps the
+        generation). Returns the generation and the ids of the images forgotten."""
+        with self.transaction("the library folders") as c:
+            rows = c.execute("SELECT id FROM images WHERE folder_id = ?", (folder_id,))
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64)
+            c.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
+            generation = bump_generation(c)
+        return FolderRemoval(generation, ids)
