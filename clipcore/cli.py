@@ -18,6 +18,7 @@ import sys
 import threading
 import traceback
 
+from .download import DownloadCancelled
 from .errors import ClipcoreError, NotIndexedError
 
 __all__ = ["main", "build_parser"]
@@ -125,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     handler = _log_to_stderr(debug)
     try:
         return args.run(args)
+    except DownloadCancelled as exc:
+        print(f"clipcore: {exc}", file=sys.stderr)
+        return EXIT_CANCELLED
     except ClipcoreError as exc:
         if debug:
             traceback.print_exc()
@@ -203,10 +207,7 @@ def _model_spec(args, library, *, indexed: bool):
 
 def _model_label(spec) -> str:
     """'default (ViT-B-32-256 / datacomp_s34b_b86k)': preset, model and weights, for people."""
-    weights = spec.pretrained or (os.path.basename(spec.checkpoint) if spec.checkpoint else
-                                  None if spec.has_weights else "random weights")
-    model = spec.name + (f" / {weights}" if weights else "")
-    return f"{spec.preset} ({model})" if spec.preset else model
+    return spec.full_label
 
 
 def _folder_args(folders: list[str]) -> list[str]:
@@ -237,9 +238,10 @@ def _cmd_index(args) -> int:
         spec = _model_spec(args, library, indexed=False)
         cancel = threading.Event()
         bar = summary = last = None
-        with _cancel_on_sigint(cancel):
+        with _cancel_on_sigint(cancel), _DownloadBar() as download:
             events = index_folders(library, folders, spec, cancel=cancel,
-                                   batch_size=getattr(args, "batch_size", None))
+                                   batch_size=getattr(args, "batch_size", None),
+                                   download=download)
             for event in events:
                 if event.phase == "load-model":
                     print(f"Loading model {_model_label(spec)} ...", file=sys.stderr)
@@ -264,6 +266,40 @@ def _cmd_index(args) -> int:
         return EXIT_CANCELLED
     _print_summary(summary)
     return EXIT_OK
+
+
+class _DownloadBar:
+    """Context manager giving a ``progress`` callback for Encoder.load: a tqdm bar on stderr
+    (bytes, MB/s, time left) per file downloaded, closed when the file is complete."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, p) -> None:
+        from tqdm import tqdm
+
+        if p.total is not None and p.total < 1_000_000:
+            return   # a config file: no bar for a blink
+        if self.bar is None:
+            size = f" ({p.total / 1e6:,.0f} MB)" if p.total else ""
+            print(f"Downloading the weights of {p.what}{size}, once ...", file=sys.stderr)
+            self.bar = tqdm(total=p.total, initial=p.done, unit="B", unit_scale=True,
+                            unit_divisor=1000, desc=p.filename, file=sys.stderr,
+                            dynamic_ncols=True)
+        self.bar.update(p.done - self.bar.n)
+        if p.finished:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class _cancel_on_sigint:
@@ -318,7 +354,8 @@ def _cmd_search(args) -> int:
         def load_encoder():
             from .encoder import Encoder
 
-            return Encoder.load(spec)
+            with _DownloadBar() as download:
+                return Encoder.load(spec, progress=download)
 
         searcher = Searcher(library, load_encoder, spec.identity())
         options = dict(k=args.k, threshold=args.threshold, folder=args.folder)

@@ -136,6 +136,14 @@ class ModelSpec:
         weights = self.pretrained or (Path(self.checkpoint).name if self.checkpoint else None)
         return f"{model} / {weights}" if weights else model
 
+    @property
+    def full_label(self) -> str:
+        """The preset with what it stands for: "default (ViT-B-32-256 / datacomp_s34b_b86k)"."""
+        plain = ModelSpec(self.name, self.pretrained, self.checkpoint).label
+        if not self.has_weights:
+            plain += " / random weights"
+        return f"{self.preset} ({plain})" if self.preset else plain
+
 
 def identity_label(identity: str | None) -> str:
     """A model identity (:meth:`ModelSpec.identity`) as users name it: the model and weights

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 from .config import ModelSpec
 from .errors import ClipcoreError, ModelNotFoundError
+from .download import HUB_SCHEMA, fetch, hub_files
 from .weights import cached_tag_weights, hub_offline, load_checkpoint_into, weights_missing_error
 
 __all__ = ["Encoder", "pick_device", "describe_device", "read_model_config"]
@@ -198,7 +199,7 @@ def _unknown_model(name: str) -> ModelNotFoundError:
                               "presets and open_clip model names you can use.")
 
 
-def _build_from_config(spec: ModelSpec):
+def _build_from_config(spec: ModelSpec, progress=None, cancel=None):
     """Model + tokenizer from a config JSON; weights from spec.checkpoint or seeded random."""
     import open_clip
 
@@ -224,7 +225,7 @@ def _build_from_config(spec: ModelSpec):
     return model, tokenizer, int(model_cfg["embed_dim"])
 
 
-def _build_named(spec: ModelSpec):
+def _build_named(spec: ModelSpec, progress=None, cancel=None):
     """Model + tokenizer for an open_clip model name with a pretrained tag or a checkpoint."""
     import open_clip
     from open_clip.transform import merge_preprocess_dict
@@ -245,15 +246,33 @@ def _build_named(spec: ModelSpec):
         raise ModelNotFoundError(f"No weights given for {name}; name a pretrained tag (known: "
                                  f"{tags}) or pass a weights file with `--checkpoint PATH`.")
     cached = cached_tag_weights(name, tag)  # also rejects an unknown tag
-    if cached is None and hub_offline():
-        raise weights_missing_error(name, tag)
+    if cached is None:
+        if hub_offline():
+            raise weights_missing_error(name, tag, label=spec.full_label)
+        files = hub_files(spec)
+        if files:
+            cached = fetch(files, spec.full_label, progress=progress, cancel=cancel)[0]
     try:
-        model = open_clip.create_model(name, pretrained=tag)
+        if cached is not None:   # the tag's own preprocessing, its weights from the local file
+            tag_cfg = open_clip.get_pretrained_cfg(name, tag)
+            model = open_clip.create_model(
+                name, pretrained=str(cached), force_preprocess_cfg=merge_preprocess_dict({}, tag_cfg))
+        else:                    # weights at a plain URL: open_clip downloads them
+            model = open_clip.create_model(name, pretrained=tag)
         tokenizer = open_clip.get_tokenizer(name)
     except (OSError, RuntimeError, ValueError) as exc:
-        # Download failures surface as RuntimeError / OSError (weights, HF tokenizer files).
-        raise weights_missing_error(name, tag, str(exc).splitlines()[0][:200]) from None
+        # Download failures surface as RuntimeError / OSError (URL weights, HF tokenizer files).
+        raise weights_missing_error(name, tag, str(exc).splitlines()[0][:200],
+                                    label=spec.full_label) from None
     return model, tokenizer, int(model_cfg["embed_dim"])
+
+
+def _build_hub(spec: ModelSpec, progress=None, cancel=None):
+    """An ``hf-hub:ORG/REPO`` model (open_clip's hub layout: config + weights), fetched into
+    the hub cache when missing, then built like a local config file with its checkpoint."""
+    config, weights = fetch(hub_files(spec), spec.full_label, progress=progress, cancel=cancel)
+    return _build_from_config(ModelSpec(str(config), checkpoint=str(weights), device=spec.device,
+                                        precision=spec.precision))
 
 
 def _reparameterize(model: torch.nn.Module) -> bool:
@@ -374,8 +393,13 @@ class Encoder:
         self.channels_last = False
 
     @classmethod
-    def load(cls, spec: ModelSpec, batch_size: int | None = None) -> "Encoder":
+    def load(cls, spec: ModelSpec, batch_size: int | None = None, *, progress=None,
+             cancel=None) -> "Encoder":
         """Load the model described by ``spec`` onto its device, ready for inference.
+
+        Weights missing from the hub cache are downloaded first (:mod:`clipcore.download`):
+        ``progress(DownloadProgress)`` hears how it goes, ``cancel`` (threading.Event) stops it
+        (DownloadCancelled; the next load resumes).
 
         Raises ModelNotFoundError (unknown name, tag or config file), WeightsMissingError
         (weights neither on disk nor downloadable; the message says where it looked),
@@ -390,8 +414,9 @@ class Encoder:
             # Seeded and forked, so random init is reproducible and the caller's RNG untouched.
             with torch.random.fork_rng(devices=[]), _quiet_open_clip():
                 torch.manual_seed(0)
-                build = _build_from_config if spec.is_config_file else _build_named
-                model, tokenizer, dim = build(spec)
+                build = (_build_from_config if spec.is_config_file else
+                         _build_hub if spec.name.startswith(HUB_SCHEMA) else _build_named)
+                model, tokenizer, dim = build(spec, progress, cancel)
         except ImportError as exc:
             package = exc.name or str(exc)
             raise ClipcoreError(f"Model {spec.preset or spec.name} needs the Python package "

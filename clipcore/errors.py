@@ -39,7 +39,16 @@ class ModelNotFoundError(ClipcoreError):
 
 
 class WeightsMissingError(ModelNotFoundError):
-    """The model is known but its weights are not on disk and cannot be downloaded."""
+    """The model is known but its weights are not on disk and cannot be downloaded.
+
+    Besides the message (worded for the command line), it carries what another front end needs
+    to say it in its own words: ``model`` (the model as users name it), ``folder`` (where the
+    weights are expected: copying them there fixes it; None for a missing checkpoint file) and
+    ``why`` (a short phrase: "this computer seems to be offline", "... answered HTTP 500")."""
+
+    def __init__(self, message: str, *, model: str = "", folder=None, why: str = ""):
+        super().__init__(message)
+        self.model, self.folder, self.why = model, folder, why
 
 
 class UnsafeCheckpointError(ClipcoreError):

@@ -93,7 +93,8 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
                   workers: int | None = None, thumbnails: Callable | None = None,
                   thumb_size: int = 256, commit_every: int = COMMIT_EVERY,
                   commit_seconds: float = COMMIT_SECONDS,
-                  exclude: Iterable[str] = ()) -> Iterator[ProgressEvent]:
+                  exclude: Iterable[str] = (),
+                  download: Callable | None = None) -> Iterator[ProgressEvent]:
     """Scan ``folders`` (adding them to the library), embed new/changed images, keep moved ones,
     remove deleted ones; commit every ``commit_every`` images or ``commit_seconds`` seconds.
 
@@ -105,6 +106,8 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
     side is <= ``thumb_size`` px), fed from the same decode, called from the decode threads.
     ``exclude``: folders never scanned; photos already indexed under them are removed from the
     library (the files themselves are never touched).
+    ``download``: called with each :class:`~clipcore.download.DownloadProgress` while missing
+    weights are fetched (when this call loads the model).
 
     The last event has phase "done" and a summary. When the model differs from the library's,
     the library switches to it (``Library.set_model_spec``) only once every image has a vector
@@ -135,7 +138,7 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
                 if encoder is None:
                     yield ProgressEvent("load-model", 0, len(plan.work), 0.0, None, None)
                     from .encoder import Encoder
-                    encoder = Encoder.load(spec)
+                    encoder = Encoder.load(spec, progress=download, cancel=cancel)
                 work, plan.work = collections.deque(plan.work), []   # _embed frees it as it goes
                 yield from _embed(library, work, spec, encoder, summary, cancel,
                                   batch_size or encoder.batch_size,

@@ -71,8 +71,8 @@ def resolve_model_spec(model: str | None = None, pretrained: str | None = None,
                        precision: str = "auto") -> ModelSpec:
     """Turn the user's choice into a ModelSpec.
 
-    ``model`` may be None (-> the "default" preset), a preset name, an open_clip model name, or
-    a path to an open_clip config ``.json``. For an open_clip name without ``pretrained`` or
+    ``model`` may be None (-> the "default" preset), a preset name, an open_clip model name, a
+    path to an open_clip config ``.json``, or an open_clip hub repo ``hf-hub:ORG/REPO``. For an open_clip name without ``pretrained`` or
     ``checkpoint``, the first tag open_clip lists for it is used, so the spec (and its catalog
     identity) always names its weights. ``checkpoint`` and ``pretrained`` override a preset's.
     Raises ModelNotFoundError for an unknown name or a missing config file. open_clip (slow to
@@ -93,6 +93,8 @@ def resolve_model_spec(model: str | None = None, pretrained: str | None = None,
             raise ModelNotFoundError(f"The model config file {path} does not exist; check the "
                                      "path, or run `clipcore models` to see the presets.")
         return ModelSpec(str(path.resolve()), pretrained, checkpoint, device, precision)
+    if name.startswith("hf-hub:"):      # an open_clip hub repo: config + weights from there
+        return ModelSpec(name, None, checkpoint, device, precision)
     import open_clip
 
     if name not in open_clip.list_models():
@@ -113,6 +115,10 @@ def weights_present(spec: ModelSpec) -> bool:
     fetch). Never touches the network; False for an unknown tag."""
     if spec.checkpoint:
         return Path(spec.checkpoint).expanduser().is_file()
+    if spec.name.startswith("hf-hub:"):
+        from .download import cached_path, hub_files
+
+        return all(cached_path(f) is not None for f in hub_files(spec))
     if not spec.pretrained:
         return spec.is_config_file
     from .weights import cached_tag_weights

@@ -30,6 +30,7 @@ __all__ = [
     "check_checkpoint",
     "load_checkpoint_into",
     "weights_missing_error",
+    "missing_weights_error",
 ]
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
@@ -110,16 +111,25 @@ def cached_tag_weights(model: str, tag: str) -> Path | None:
     return url_file if url_file.is_file() else None
 
 
-def weights_missing_error(model: str, tag: str, cause: str = "") -> WeightsMissingError:
-    """The WeightsMissingError for tag weights that are neither on disk nor downloadable."""
+def weights_missing_error(model: str, tag: str, cause: str = "", *,
+                          label: str | None = None) -> WeightsMissingError:
+    """The WeightsMissingError for tag weights that are neither on disk nor downloadable;
+    ``label``: the model as the user named it (default "MODEL / TAG")."""
     why = "downloads are switched off (HF_HUB_OFFLINE=1)" if hub_offline() else (
         f"the download failed ({cause})" if cause else "the download failed")
+    return missing_weights_error(label or f"{model} / {tag}", tag_cache_dir(model, tag), why)
+
+
+def missing_weights_error(what: str, folder: Path, why: str) -> WeightsMissingError:
+    """WeightsMissingError for the weights of ``what`` (the model as users name it), expected
+    in ``folder``, not fetched because ``why``; the message says what to do on the command
+    line (the app words it its own way from the error's attributes)."""
     return WeightsMissingError(
-        f"The weights of {model} / {tag} are not on this computer (looked in "
-        f"{tag_cache_dir(model, tag)}) and {why}; run clipdesk once on a machine with internet "
-        "to download them and copy that folder here, or use a downloaded weights file "
-        "(`clipcore ... --checkpoint PATH`), or choose another model (Settings in the app)."
-    )
+        f"The weights of {what} are not on this computer and {why}. Copy the folder "
+        f"{folder.name} from a computer with internet where clipdesk has downloaded them into "
+        f"{folder.parent}{os.sep}, or pass a weights file with --checkpoint FILE, or try the "
+        "bundled demo model with --model shapes (it only knows coloured shapes).",
+        model=what, folder=folder, why=why)
 
 
 def check_checkpoint(path: str | os.PathLike) -> Path:
@@ -190,8 +200,11 @@ def load_checkpoint_into(model: torch.nn.Module, path: str | os.PathLike) -> Non
     import open_clip
 
     p = check_checkpoint(path)
+    # open_clip picks the reader by the name's suffix: pass the name given, not the resolved one
+    # (a hub cache file is a symlink to a blob without a suffix).
+    given = Path(path).expanduser()
     try:
-        open_clip.load_checkpoint(model, str(p), strict=True, weights_only=True, device="cpu")
+        open_clip.load_checkpoint(model, str(given), strict=True, weights_only=True, device="cpu")
     except (RuntimeError, KeyError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClipcoreError(
