@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from clipcore.devices import physical_cores
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")   # benchmarks never download weights
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -21,27 +23,6 @@ TINY_CONFIG = REPO_ROOT / "tests" / "data" / "tiny-clip.json"
 
 
 # ---------------------------------------------------------------- the machine
-
-def physical_cores() -> int:
-    """Number of physical CPU cores (distinct (package, core) pairs in /proc/cpuinfo).
-
-    Falls back to ``os.cpu_count()`` where /proc/cpuinfo is missing or has no core ids.
-    """
-    try:
-        pairs, package = set(), "0"
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key, value = key.strip(), value.strip()
-            if key == "physical id":
-                package = value
-            elif key == "core id":
-                pairs.add((package, value))
-        if pairs:
-            return len(pairs)
-    except OSError:
-        pass
-    return os.cpu_count() or 1
-
 
 def _cpu_model() -> str:
     try:

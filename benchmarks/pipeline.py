@@ -24,9 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Report, base_parser, io_counters, physical_cores, time_repeated
+from benchmarks.common import Report, base_parser, io_counters, time_repeated
 from benchmarks.models import random_weight_spec
 from benchmarks.synthetic import camera_jpegs
+from clipcore.devices import physical_cores
 
 THUMB_SIZE = 256            # px, the indexer's default thumbnail size
 DRAFT_SPEEDUP_TARGET = 5.0

@@ -27,7 +27,9 @@ import difflib
 import json
 import logging
 import os
+import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -36,127 +38,66 @@ import torch
 import torch.nn.functional as F
 
 from .config import ModelSpec
+from .devices import autocast_dtype, configure_cpu, describe_device, pick_device
 from .errors import ClipcoreError, ModelNotFoundError
 from .download import HUB_SCHEMA, fetch, hub_files
+from .text_prefix import encode_text_prefix, prefix_text_ok
 from .weights import cached_tag_weights, hub_offline, load_checkpoint_into, weights_missing_error
 
 __all__ = ["Encoder", "pick_device", "describe_device", "read_model_config"]
-
-_PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-_DEVICE_HELP = "use --device auto, cpu, cuda, cuda:N or mps"
-
-
-# ---------------------------------------------------------------------------------------------
-# Device, precision and CPU settings
-
-
-def _mps_available() -> bool:
-    backend = getattr(torch.backends, "mps", None)
-    return bool(backend and backend.is_available())
-
-
-def pick_device(requested: str = "auto") -> torch.device:
-    """Resolve a device request to a ``torch.device``.
-
-    ``"auto"``: CUDA if available, then Apple MPS, then CPU. Explicit requests (``"cpu"``,
-    ``"cuda"``, ``"cuda:1"``, ``"mps"``) are honoured exactly. Raises ClipcoreError for an
-    unknown name or a device this computer does not have.
-    """
-    req = (requested or "auto").strip().lower()
-    if req == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", torch.cuda.current_device())
-        return torch.device("mps") if _mps_available() else torch.device("cpu")
-    try:
-        device = torch.device(req)
-    except (RuntimeError, ValueError):
-        raise ClipcoreError(f"Unknown device '{requested}'; {_DEVICE_HELP}.") from None
-    if device.type == "cpu":
-        return device
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        index = device.index or 0
-        if index >= count:
-            have = f"it has {count} CUDA GPU(s)" if count else "it has no usable CUDA GPU"
-            raise ClipcoreError(f"Device '{requested}' is not available on this computer ({have}); "
-                                f"{_DEVICE_HELP}.")
-        return torch.device("cuda", index)
-    if device.type == "mps":
-        if not _mps_available():
-            raise ClipcoreError(f"Device 'mps' (Apple GPU) is not available on this computer; "
-                                f"{_DEVICE_HELP}.")
-        return device
-    raise ClipcoreError(f"Device '{requested}' is not supported; {_DEVICE_HELP}.")
-
-
-def describe_device(device: torch.device) -> str:
-    """Human description: ``"CPU, 4 threads"``, ``"GPU: NVIDIA H100 (CUDA)"`` or ``"Apple GPU (MPS)"``."""
-    if device.type == "cuda":
-        return f"GPU: {torch.cuda.get_device_name(device)} (CUDA)"
-    if device.type == "mps":
-        return "Apple GPU (MPS)"
-    return f"CPU, {torch.get_num_threads()} threads"
-
-
-def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """Compute dtype: ``"auto"`` is fp16 (autocast) on CUDA and fp32 on CPU / MPS."""
-    p = (precision or "auto").strip().lower()
-    if p == "auto":
-        return torch.float16 if device.type == "cuda" else torch.float32
-    if p not in _PRECISIONS:
-        raise ClipcoreError(f"Unknown precision '{precision}'; use auto, fp32, fp16 or bf16.")
-    return _PRECISIONS[p]
-
-
-def _physical_cores() -> int:
-    """Physical CPU cores this process may use (SMT siblings counted once).
-
-    Linux: distinct (package, core) pairs in sysfs among the CPUs of ``os.sched_getaffinity``;
-    elsewhere ``os.cpu_count()`` (Apple silicon has no SMT).
-    """
-    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if not cpus:
-        return os.cpu_count() or 1
-    cores = set()
-    try:
-        for cpu in cpus:
-            topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
-            cores.add(((topo / "physical_package_id").read_text().strip(),
-                       (topo / "core_id").read_text().strip()))
-    except OSError:
-        return len(cpus)
-    return max(1, min(len(cores), len(cpus)))
-
-
-def _configure_cpu() -> None:
-    """Process-wide CPU speed settings, applied when a model is loaded for the CPU.
-
-    ``torch.set_num_threads(physical cores)`` unless the user chose ``OMP_NUM_THREADS``
-    (hyper-threads share one core's vector units and mostly add contention), and
-    ``torch.set_flush_denormal(True)``: denormal floats run through a slow microcode path on
-    x86; without flushing, MobileCLIP2-S0 ran about 30x slower on CPU (speed issue).
-    """
-    if not os.environ.get("OMP_NUM_THREADS"):
-        torch.set_num_threads(_physical_cores())
-    torch.set_flush_denormal(True)
-
 
 # ---------------------------------------------------------------------------------------------
 # Building the model
 
 
+class _OpenClipLogging:
+    """Stands in for the ``logging`` module inside open_clip's own modules.
+
+    open_clip 3.x logs through the module-level functions (``logging.warning(...)``): records
+    on the root logger, and ``logging.basicConfig()`` on first use, which adds a stderr handler
+    to the root logger; from then on every warning that propagates to the root (clipcore's
+    too) prints twice. Here its messages go to the named logger ``open_clip.<module>``, as a
+    library's should (and newer open_clip does); every other attribute is the real module.
+    """
+
+    _LOG_CALLS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
+                            "log"})
+
+    def __init__(self, name: str):
+        self._logger = logging.getLogger(name)
+
+    def __getattr__(self, attr: str):
+        return getattr(self._logger if attr in self._LOG_CALLS else logging, attr)
+
+
+_quiet_lock = threading.Lock()
+_quiet_users = [0, logging.NOTSET]   # model builds in progress, the level to restore after them
+
+
 @contextlib.contextmanager
 def _quiet_open_clip():
-    """Hide open_clip's info/warning log lines (it logs on the root logger) while building;
-    what matters to the user (random weights, missing files) is reported by clipcore itself."""
-    def keep(record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.ERROR or f"{os.sep}open_clip{os.sep}" not in record.pathname
+    """Hide open_clip's info/warning log lines while a model is built: the ``open_clip``
+    logger's level is ERROR for the duration (what matters to the user, random weights or
+    missing files, clipcore reports itself). The root logger is neither filtered nor given a
+    handler. Thread-safe: two models may load at once (the app's active and pending model)."""
+    import open_clip  # noqa: F401 -- loads open_clip's modules, so their logging can be routed
 
-    logging.root.addFilter(keep)
+    logger = logging.getLogger("open_clip")
+    with _quiet_lock:
+        for name, module in list(sys.modules.items()):
+            if name.partition(".")[0] == "open_clip" and getattr(module, "logging", None) is logging:
+                module.logging = _OpenClipLogging(name)
+        if _quiet_users[0] == 0:
+            _quiet_users[1] = logger.level
+            logger.setLevel(logging.ERROR)
+        _quiet_users[0] += 1
     try:
         yield
     finally:
-        logging.root.removeFilter(keep)
+        with _quiet_lock:
+            _quiet_users[0] -= 1
+            if _quiet_users[0] == 0:
+                logger.setLevel(_quiet_users[1])
 
 
 def read_model_config(path: str | os.PathLike) -> tuple[dict, dict]:
@@ -300,58 +241,6 @@ def _has_conv_tower(model: torch.nn.Module) -> bool:
     return sum(1 for m in convs if m.kernel_size != m.stride) >= 4
 
 
-# ---------------------------------------------------------------------------------------------
-# Text: exact prefix encoding for causal towers
-
-
-def _prefix_text_ok(model: torch.nn.Module) -> bool:
-    """True when encoding only up to the last end-of-text token is exact for this model.
-
-    Holds for open_clip's built-in ``CLIP`` text tower with a causal attention mask and
-    EOT-based pooling ('argmax' = the EOT token has the highest id, or 'eos'): position i only
-    attends to positions <= i, every other op is per position, and the pooled position is the
-    EOT token, so tokens after it cannot change the result. Not for HF text towers
-    (CustomTextCLIP), SigLIP / MobileCLIP towers (``no_causal_mask``), or 'first' / 'last'
-    pooling.
-    """
-    import open_clip
-
-    return (type(model) is open_clip.CLIP
-            and getattr(model, "attn_mask", None) is not None
-            and model.text_pool_type in ("argmax", "eos"))
-
-
-def _encode_text_prefix(model, tokens: torch.Tensor) -> torch.Tensor:
-    """``CLIP.encode_text`` over the first n positions, n = last EOT position in the batch + 1.
-
-    Mirrors ``open_clip.model.CLIP.encode_text`` (open_clip 3.x) with the positional embedding
-    and the causal mask sliced to n x n. A query of a few words costs ~10 positions instead of
-    77. Only valid when :func:`_prefix_text_ok` holds.
-    """
-    from open_clip.transformer import text_global_pool
-
-    if model.text_pool_type == "argmax":
-        eot = tokens.argmax(dim=-1)
-    else:
-        eot = (tokens == model.text_eos_id).int().argmax(dim=-1)
-    n = int(eot.max()) + 1
-    tokens = tokens[:, :n]
-    cast_dtype = model.transformer.get_cast_dtype()
-    x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:n].to(cast_dtype)
-    x = model.transformer(x, attn_mask=model.attn_mask[:n, :n])
-    x = model.ln_final(x)
-    x = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=model.text_eos_id)
-    if model.text_projection is not None:
-        if isinstance(model.text_projection, torch.nn.Linear):
-            x = model.text_projection(x)
-        else:
-            x = x @ model.text_projection
-    return x
-
-
-# ---------------------------------------------------------------------------------------------
-
-
 class Encoder:
     """An open_clip model + its own preprocess + tokenizer, ready for batched inference.
 
@@ -389,7 +278,7 @@ class Encoder:
         # benchmarks/RESULTS.md, encoder ceiling); small batches also commit progress sooner.
         self.batch_size = batch_size or (16 if device.type == "cpu" else 128)
         self.reparameterized = False
-        self.text_prefix = _prefix_text_ok(model)
+        self.text_prefix = prefix_text_ok(model)
         self.channels_last = False
 
     @classmethod
@@ -407,9 +296,9 @@ class Encoder:
         unknown precision, checkpoint that does not fit, missing optional package).
         """
         device = pick_device(spec.device)
-        dtype = _autocast_dtype(spec.precision, device)
+        dtype = autocast_dtype(spec.precision, device)
         if device.type == "cpu":
-            _configure_cpu()
+            configure_cpu()
         try:
             # Seeded and forked, so random init is reproducible and the caller's RNG untouched.
             with torch.random.fork_rng(devices=[]), _quiet_open_clip():
@@ -463,7 +352,7 @@ class Encoder:
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Sequence of strings -> (N, D) float32, rows L2-normalised."""
         texts = list(texts)
-        encode = ((lambda t: _encode_text_prefix(self.model, t)) if self.text_prefix
+        encode = ((lambda t: encode_text_prefix(self.model, t)) if self.text_prefix
                   else self.model.encode_text)
         step = self.batch_size
         return self._run(encode, (self.tokenize(texts[i:i + step])

@@ -41,9 +41,9 @@ import numpy as np
 import open_clip
 import torch
 from open_clip.transform import PreprocessCfg, image_transform_v2
-from open_clip.transformer import text_global_pool
 from safetensors.torch import save_file
 
+from clipcore.text_prefix import encode_text_prefix
 from tools.shapes import BACKGROUNDS, CLASSES, COLOURS, SHAPES, random_drawing
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
@@ -149,20 +149,13 @@ def heldout_metrics(encode_images: Callable[[list], np.ndarray],
     return out
 
 
-def encode_text_prefix(model, tokens: torch.Tensor) -> torch.Tensor:
+def encode_captions(model, tokens: torch.Tensor) -> torch.Tensor:
     """(B, L) int64 tokens -> (B, D) float32 L2-normalised, same as model.encode_text(normalize=True).
 
-    Runs the text transformer only up to the longest caption in the batch (plus its end token):
-    with open_clip's causal attention mask and end-of-text (argmax) pooling, positions after the
-    end token cannot change the result, so this is exact and several times cheaper for short
-    captions.
+    Runs the text transformer only up to the longest caption in the batch (plus its end token),
+    exactly: :func:`clipcore.text_prefix.encode_text_prefix`, the encoding the app uses for queries.
     """
-    n = int((tokens != 0).sum(dim=1).max())
-    text = tokens[:, :n]
-    x = model.token_embedding(text) + model.positional_embedding[:n]
-    x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:n, :n]))
-    x = text_global_pool(x, text, model.text_pool_type) @ model.text_projection
-    return torch.nn.functional.normalize(x, dim=-1)
+    return torch.nn.functional.normalize(encode_text_prefix(model, tokens), dim=-1)
 
 
 def model_encoders(model, preprocess, tokenizer):
@@ -227,7 +220,7 @@ def train(args) -> dict:
         if step == args.steps:
             break
         image_features = model.encode_image(images, normalize=True)
-        loss = loss_fn(image_features, encode_text_prefix(model, tokens), model.logit_scale.exp())
+        loss = loss_fn(image_features, encode_captions(model, tokens), model.logit_scale.exp())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

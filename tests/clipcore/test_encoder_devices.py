@@ -49,12 +49,12 @@ def test_unknown_precision_is_a_clear_error(tiny_config):
 
 def test_cpu_load_uses_physical_cores_and_flushes_denormals(tiny_spec, monkeypatch,
                                                             restore_cpu_settings):
-    from clipcore.encoder import _physical_cores
+    from clipcore.devices import physical_cores
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     torch.set_flush_denormal(False)
     encoder = Encoder.load(tiny_spec)
-    cores = _physical_cores()
+    cores = physical_cores()
     assert 1 <= cores <= (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                           else os.cpu_count())
     assert torch.get_num_threads() == cores
@@ -93,3 +93,23 @@ def test_gpu_and_cpu_embeddings_agree(tiny_config):
     texts = ["a dog on a beach", "a red car", "sunset over the sea"]
     assert _cosines(cpu.encode_images(_pictures()), gpu.encode_images(_pictures())).min() >= 0.999
     assert _cosines(cpu.encode_texts(texts), gpu.encode_texts(texts)).min() >= 0.999
+
+
+@pytest.mark.parametrize("physical, logical, allowed, cores", [
+    (8, 16, 16, 8),      # SMT: two logical CPUs per core count once
+    (8, 16, 4, 2),       # a container / taskset limited to 4 of the 16
+    (4, 4, 4, 4),        # no SMT
+    (None, 6, 6, 6),     # the OS does not tell physical cores: the logical count
+    (2, 4, 1, 1),
+])
+def test_physical_cores_counts_cores_not_hyperthreads(monkeypatch, physical, logical, allowed,
+                                                      cores):
+    import psutil
+
+    from clipcore import devices
+
+    counts = {True: logical, False: physical}
+    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: counts[logical])
+    monkeypatch.setattr(devices.os, "sched_getaffinity", lambda _pid: set(range(allowed)),
+                        raising=False)
+    assert devices.physical_cores() == cores

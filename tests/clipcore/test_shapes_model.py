@@ -87,3 +87,18 @@ def test_drawn_sizes_stay_within_the_supported_range():
     assert sizes.min() >= 32 and sizes.max() <= 1024
     ratio = sizes[:, 0] / sizes[:, 1]
     assert ratio.min() >= 0.49 and ratio.max() <= 2.05
+
+
+def test_training_encodes_captions_like_the_model_and_keeps_gradients():
+    """Training uses clipcore's exact short-prefix text encoding (one implementation)."""
+    import torch
+
+    from tools.train_shapes import encode_captions
+
+    model, _preprocess, tokenizer = build_model(CONFIG, WEIGHTS)
+    tokens = tokenizer(["red", "a photo of a big blue star shape", "an image of a green circle"])
+    got = encode_captions(model, tokens)
+    assert got.requires_grad
+    with torch.no_grad():
+        want = model.encode_text(tokens, normalize=True)
+    assert torch.allclose(got.detach(), want, atol=1e-5)
