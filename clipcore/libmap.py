@@ -1,0 +1,154 @@
+"""A map of the library: a 2-D layout of every photo's embedding, and its rendering to a PNG.
+
+Layout: PCA (scikit-learn, exact, instant) is the first layout and the one for small libraries
+(fewer than :data:`UMAP_FROM` photos, where UMAP's neighbour graph is too thin to help); UMAP
+(umap-learn, cosine metric, 15 neighbours, ``low_memory``) is the map proper. Before UMAP the
+vectors are reduced to :data:`UMAP_INPUT_DIMS` PCA components: the neighbour search (NN-descent)
+then works on 50-d instead of 512-d vectors, several times faster and smaller in memory, and
+nearly the same neighbours (the usual recipe, e.g. umap-learn's docs on large data).
+Coordinates are scaled into [0, 1] x [0, 1].
+
+New photos are placed with the fitted model's transform: a :class:`MapModel` keeps the fitted
+reducer (UMAP: ``transform``; PCA: the projection) with the photos' coordinates; when the
+reducer is not at hand (a map read back from the cache) a new photo goes to the
+similarity-weighted mean position of its 10 nearest mapped photos, which is how UMAP's own
+transform starts (umap_.py, ``init_graph_transform``), without a full refit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .jobs import Progress, check_cancel, report
+
+__all__ = ["MapModel", "fit_layout", "render_png", "UMAP_FROM"]
+
+UMAP_FROM = 200            # photos; fewer: PCA only
+UMAP_INPUT_DIMS = 50       # PCA components fed to UMAP
+PLACE_NEIGHBOURS = 10
+
+
+@dataclass
+class MapModel:
+    """A fitted layout: ``ids`` (N,) int64, ``coords`` (N, 2) float32 in [0, 1], ``method``
+    ("pca" | "umap"); ``lo``/``span`` undo the scaling; ``reducer`` (not saved) transforms
+    new vectors; ``vectors`` (N, D) float32 the embeddings it was fitted on (for placement)."""
+
+    ids: np.ndarray
+    coords: np.ndarray
+    method: str
+    lo: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
+    span: np.ndarray = field(default_factory=lambda: np.ones(2, np.float32))
+    reducer: object = None
+    vectors: np.ndarray | None = None
+
+    def place(self, new_ids: np.ndarray, new_vectors: np.ndarray) -> "MapModel":
+        """Add photos (ids (M,), vectors (M, D) L2-normalised) without refitting: the reducer's
+        transform when there is one, else the weighted mean of their nearest mapped photos.
+        Returns a new MapModel holding old and new photos."""
+        if not len(new_ids):
+            return self
+        new_vectors = np.asarray(new_vectors, np.float32)
+        if self.reducer is not None:
+            raw = np.asarray(self.reducer.transform(new_vectors), np.float32)
+            xy = (raw - self.lo) / self.span
+        else:
+            sims = new_vectors @ self.vectors.T
+            k = min(PLACE_NEIGHBOURS, sims.shape[1])
+            nb = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            w = np.maximum(np.take_along_axis(sims, nb, axis=1), 1e-3)
+            xy = (self.coords[nb] * w[..., None]).sum(axis=1) / w.sum(axis=1, keepdims=True)
+        return MapModel(np.concatenate([self.ids, new_ids]),
+                        np.concatenate([self.coords, np.clip(xy, 0, 1).astype(np.float32)]),
+                        self.method, self.lo, self.span, self.reducer,
+                        None if self.vectors is None else np.concatenate([self.vectors, new_vectors]))
+
+
+class _Pipeline:
+    """PCA then UMAP, with the ``transform`` of both (what MapModel.reducer needs)."""
+
+    def __init__(self, pca, umap):
+        self.pca, self.umap = pca, umap
+
+    def transform(self, x):
+        return self.umap.transform(self.pca.transform(x))
+
+
+def _scale(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lo, hi = raw.min(axis=0), raw.max(axis=0)
+    span = np.where(hi - lo > 0, hi - lo, 1.0)
+    return ((raw - lo) / span).astype(np.float32), lo.astype(np.float32), span.astype(np.float32)
+
+
+def fit_layout(ids: np.ndarray, vectors: np.ndarray, method: str = "auto", *, seed: int = 0,
+               cancel=None, progress: Progress | None = None) -> MapModel:
+    """Lay out ``vectors`` (N, D) float32 L2-normalised of photos ``ids`` (N,) in 2-D.
+
+    ``method``: "pca", "umap", or "auto" (UMAP from :data:`UMAP_FROM` photos, else PCA).
+    Cancel is checked between the stages (PCA, neighbour graph + optimisation); UMAP's own
+    optimisation cannot be interrupted, so cancelling waits for it. Raises jobs.Cancelled.
+    """
+    from sklearn.decomposition import PCA
+
+    vectors = np.asarray(vectors, np.float32)
+    n = len(vectors)
+    if n == 0:
+        return MapModel(np.empty(0, np.int64), np.empty((0, 2), np.float32), "pca")
+    if n < 3:
+        coords = np.full((n, 2), 0.5, np.float32)
+        coords[:, 0] = np.linspace(0.25, 0.75, n) if n > 1 else 0.5
+        return MapModel(np.asarray(ids, np.int64), coords, "pca", vectors=vectors)
+    use_umap = method == "umap" or (method == "auto" and n >= UMAP_FROM)
+    report(progress, 0, 3, "pca")
+    dims = min(UMAP_INPUT_DIMS if use_umap else 2, n, vectors.shape[1])
+    pca = PCA(dims, random_state=seed, svd_solver="randomized" if n > 2000 else "auto")
+    reduced = pca.fit_transform(vectors).astype(np.float32)
+    check_cancel(cancel)
+    if not use_umap:
+        coords, lo, span = _scale(reduced[:, :2])
+        return MapModel(np.asarray(ids, np.int64), coords, "pca", lo, span, pca, vectors)
+    report(progress, 1, 3, "umap")
+    import umap  # imported late: numba compiles on first use (seconds)
+
+    reducer = umap.UMAP(n_neighbors=15, min_dist=0.1, metric="cosine", random_state=seed,
+                        low_memory=True, n_jobs=1 if seed is not None else -1, verbose=False)
+    raw = np.asarray(reducer.fit_transform(reduced), np.float32)
+    check_cancel(cancel)
+    report(progress, 3, 3, "umap")
+    coords, lo, span = _scale(raw)
+    return MapModel(np.asarray(ids, np.int64), coords, "umap", lo, span, _Pipeline(pca, reducer), vectors)
+
+
+def render_png(coords: np.ndarray, out, *, size: int = 2048, colours: np.ndarray | None = None,
+               thumbnails: list | None = None, thumb_px: int = 48) -> None:
+    """Draw the map to a PNG file ``out``: a ``size`` x ``size`` px dark canvas with one dot per
+    photo (``colours`` (N,) int group numbers pick the dot colour), or the photos' thumbnails
+    (``thumbnails``: N PIL images or None) where given. Raises OSError when ``out`` cannot be
+    written."""
+    from PIL import Image, ImageDraw
+
+    canvas = Image.new("RGB", (size, size), (24, 24, 28))
+    pen = ImageDraw.Draw(canvas)
+    margin = thumb_px if thumbnails else 8
+    xy = np.round(margin + np.asarray(coords, np.float64) * (size - 2 * margin)).astype(int)
+    palette = _palette(int(colours.max()) + 1 if colours is not None and len(colours) else 1)
+    radius = max(1, min(4, int(size / max(64, np.sqrt(len(xy)) * 8))))
+    for i, (x, y) in enumerate(xy.tolist()):
+        thumb = thumbnails[i] if thumbnails else None
+        if thumb is not None:
+            t = thumb.copy()
+            t.thumbnail((thumb_px, thumb_px))
+            canvas.paste(t, (x - t.width // 2, y - t.height // 2))
+        else:
+            c = palette[int(colours[i])] if colours is not None else palette[0]
+            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=c)
+    canvas.save(out, format="PNG")
+
+
+def _palette(n: int) -> list[tuple[int, int, int]]:
+    import colorsys
+
+    return [tuple(int(255 * c) for c in colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.65, 0.95))
+            for i in range(max(1, n))]
