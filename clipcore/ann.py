@@ -162,6 +162,28 @@ class HnswIndex:
                 return self._search_fewer(query, k, filt)
         return labels[0].astype(np.int64), (1.0 - dists[0]).astype(np.float32)
 
+    def search_many(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """queries (n, D) float32 -> (ids (n, k) int64, cosines (n, k) float32), best first,
+        on every core (hnswlib num_threads=-1); rows with fewer than k reachable labels are
+        padded with id -1. For all-pairs jobs such as the duplicate finder."""
+        k = min(k, self.live)
+        if k <= 0 or not len(queries):
+            return np.full((len(queries), 0), -1, np.int64), np.zeros((len(queries), 0), np.float32)
+        with self.lock.read():
+            ef = self.params.ef_for(self.live, k)
+            if ef != self._index.ef:
+                self._index.set_ef(ef)
+            try:
+                labels, dists = self._index.knn_query(np.ascontiguousarray(queries, np.float32),
+                                                      k=k, num_threads=-1)
+            except RuntimeError:   # some row had fewer than k: one by one
+                out = [self._search_fewer(q, k, None) for q in queries]
+                labels = np.full((len(queries), k), -1, np.int64)
+                dists = np.ones((len(queries), k), np.float32)
+                for row, (ids, sims) in enumerate(out):
+                    labels[row, :len(ids)], dists[row, :len(ids)] = ids, 1.0 - sims
+        return labels.astype(np.int64), (1.0 - dists).astype(np.float32)
+
     def _search_fewer(self, query, k, filt):
         while k > 1:
             k //= 2

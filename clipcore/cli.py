@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="forget folders (their files on disk are not touched)")
     p.add_argument("folders", nargs="+", metavar="DIR")
     p.set_defaults(run=_cmd_remove)
+    from .cli_explore import add_commands
+
+    add_commands(sub, common)   # duplicates, groups, map, tag
     return parser
 
 

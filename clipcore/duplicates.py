@@ -33,7 +33,9 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["DEFAULT_THRESHOLD", "DEFAULT_MAX_DISTANCE", "DuplicateGroup", "perceptual_hash",
+from .jobs import Cancelled, Progress, check_cancel, report
+
+__all__ = ["find_duplicates", "trash_others", "Cancelled", "DEFAULT_THRESHOLD", "DEFAULT_MAX_DISTANCE", "DuplicateGroup", "perceptual_hash",
            "hamming", "neighbour_pairs", "components", "group_duplicates", "keep_order"]
 
 DEFAULT_THRESHOLD = 0.85     # cosine similarity for a candidate pair (adjustable: --threshold)
@@ -79,15 +81,14 @@ def hamming(a, b) -> np.ndarray:
 
 def neighbour_pairs(vectors: np.ndarray, threshold: float, k: int = NEIGHBOURS, *,
                     knn_all: Callable | None = None, cancel=None,
-                    progress: Callable[[int, int], None] | None = None
+                    progress: Progress | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Candidate pairs: each row's ``k`` nearest other rows with cosine >= ``threshold``.
 
     ``vectors``: (N, D) float32, L2-normalised. ``knn_all``: optional callable(start, stop, k)
     -> (neighbour rows (n, k) int64 with -1 for none, cosines (n, k) float32) for rows
     start:stop (an ANN index); default exact blocked matrix products. ``cancel``: a
-    threading.Event checked between blocks (returns what was found so far is NOT done: raises
-    :class:`Cancelled`). Returns (rows_a, rows_b, cosine) with rows_a < rows_b, unique pairs.
+    threading.Event checked between blocks (raises jobs.Cancelled). Returns (rows_a, rows_b, cosine) with rows_a < rows_b, unique pairs.
     """
     n = len(vectors)
     k = min(k, n - 1)
@@ -96,8 +97,7 @@ def neighbour_pairs(vectors: np.ndarray, threshold: float, k: int = NEIGHBOURS, 
     found_a, found_b, found_s = [], [], []
     block = _BLOCK if knn_all is None else 4096
     for start in range(0, n, block):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
+        check_cancel(cancel)
         stop = min(n, start + block)
         if knn_all is None:
             sims = vectors[start:stop] @ vectors.T
@@ -112,15 +112,10 @@ def neighbour_pairs(vectors: np.ndarray, threshold: float, k: int = NEIGHBOURS, 
         found_a.append(np.minimum(rows[keep], nb[keep]))
         found_b.append(np.maximum(rows[keep], nb[keep]))
         found_s.append(cos[keep].astype(np.float32))
-        if progress is not None:
-            progress(stop, n)
+        report(progress, stop, n, "comparing photos")
     a, b, s = np.concatenate(found_a), np.concatenate(found_b), np.concatenate(found_s)
     _, first = np.unique(a * n + b, return_index=True)
     return a[first], b[first], s[first]
-
-
-class Cancelled(Exception):
-    """The caller's cancel event was set; nothing was changed."""
 
 
 def components(n: int, a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
@@ -165,17 +160,22 @@ def _iso_from_ns(ns: int | None) -> str:
 def group_duplicates(vectors: np.ndarray, hashes: list, content_hashes: list,
                      threshold: float = DEFAULT_THRESHOLD,
                      max_distance: int = DEFAULT_MAX_DISTANCE, *, k: int = NEIGHBOURS,
-                     knn_all: Callable | None = None, cancel=None, progress=None
+                     knn_all: Callable | None = None, cancel=None, progress=None,
+                     pairs: tuple[np.ndarray, np.ndarray] | None = None
                      ) -> list[tuple[np.ndarray, float, bool]]:
     """Duplicate groups over rows of ``vectors`` (N, D) float32 L2-normalised.
 
     ``hashes``: N (pHash, dHash) pairs (see :func:`perceptual_hash`) or None where unknown
     (a pair with an unknown hash is not confirmed). ``content_hashes``: N str or None. Returns [(rows (m,) int64, min cosine,
-    exact)] for groups of >= 2 rows, largest group first. Raises Cancelled.
+    exact)] for groups of >= 2 rows, largest group first. ``pairs``: candidate (rows_a,
+    rows_b) already found by :func:`neighbour_pairs`. Raises Cancelled.
     """
     n = len(vectors)
-    a, b, cos = neighbour_pairs(vectors, threshold, k, knn_all=knn_all, cancel=cancel,
-                                progress=progress)
+    if pairs is None:
+        a, b, _ = neighbour_pairs(vectors, threshold, k, knn_all=knn_all, cancel=cancel,
+                                  progress=progress)
+    else:
+        a, b = pairs
     have = np.fromiter((h is not None for h in hashes), bool, n)
     ph = np.fromiter((h[0] if h else 0 for h in hashes), np.int64, n)
     dh = np.fromiter((h[1] if h else 0 for h in hashes), np.int64, n)
@@ -208,3 +208,94 @@ def _same_content(content_hashes: list) -> tuple[np.ndarray, np.ndarray]:
         else:
             first[digest] = row
     return np.asarray(a, np.int64), np.asarray(b, np.int64)
+
+
+def find_duplicates(library, threshold: float = DEFAULT_THRESHOLD,
+                    max_distance: int = DEFAULT_MAX_DISTANCE, *, model_identity: str | None = None,
+                    cancel=None, progress: Progress | None = None) -> list[DuplicateGroup]:
+    """Duplicate groups among the library's indexed photos (model: the library's by default),
+    largest first, each with its paths (the suggested keeper first, see :func:`keep_order`).
+
+    Photos indexed before perceptual hashes existed get theirs computed here (one decode each,
+    only for photos that are candidates) and stored. Raises jobs.Cancelled (nothing changed).
+    """
+    report(progress, 0, 1, "reading the library")
+    ids, vectors = library.all_vectors(model_identity)
+    check_cancel(cancel)
+    knn_all = None
+    if len(ids) >= EXACT_BELOW:
+        def knn_all(start, stop, k):
+            found, cos = library.neighbours(vectors[start:stop], k + 1, model_identity)
+            rows = np.searchsorted(ids, found.clip(min=0))
+            rows = np.where((found >= 0) & (ids[rows.clip(max=len(ids) - 1)] == found), rows, -1)
+            return rows, cos
+    cat = library.catalog
+    a, b, _ = neighbour_pairs(vectors, threshold, knn_all=knn_all, cancel=cancel, progress=progress)
+    candidates = np.unique(np.concatenate([a, b]))
+    stored = cat.perceptual_hashes(ids[candidates].tolist())
+    _backfill(library, [int(i) for i in ids[candidates] if int(i) not in stored], stored, cancel)
+    hashes = [stored.get(int(i)) for i in ids]
+    digests = cat.content_hashes()
+    content = [digests.get(int(i)) for i in ids]
+    groups = group_duplicates(vectors, hashes, content, threshold, max_distance,
+                              knn_all=knn_all, cancel=cancel, pairs=(a, b))
+    out = []
+    for rows, similarity, exact in groups:
+        found = library.images(ids[rows].tolist())
+        keep = keep_order(found)
+        out.append(DuplicateGroup([r.id for r in keep], similarity, exact, [r.path for r in keep]))
+    return out
+
+
+def _backfill(library, missing: list[int], stored: dict, cancel) -> None:
+    """Compute and store the perceptual hashes of photos indexed without them."""
+    from .errors import ImageError
+    from .imaging import decode_image
+
+    if not missing:
+        return
+    new = {}
+    for row in library.images(missing):
+        check_cancel(cancel)
+        try:
+            new[row.id] = perceptual_hash(decode_image(row.path, min_side=64).image)
+        except (ImageError, OSError):
+            continue
+    if new:
+        try:
+            library.catalog.set_perceptual_hashes(new)
+        except Exception:  # a read-only or busy library still gets its answer
+            pass
+    stored.update(new)
+
+
+def trash_others(library, group: DuplicateGroup, keep: str | None = None) -> list[str]:
+    """Move every photo of ``group`` except ``keep`` (default: the suggested keeper, the first
+    path) to the desktop's Trash with send2trash (never a permanent delete), then forget them in
+    the catalog. Returns the paths moved. A photo that cannot be moved stays in the library;
+    raises ClipcoreError naming the first such file after moving the others."""
+    from send2trash import send2trash
+
+    from .catalog import Changes
+    from .errors import ClipcoreError
+
+    keep = keep or group.paths[0]
+    if keep not in group.paths:
+        raise ClipcoreError(f"{keep} is not in this group of duplicates; nothing was moved.")
+    moved, removed, failed = [], [], None
+    for image_id, path in zip(group.ids, group.paths):
+        if path == keep:
+            continue
+        try:
+            send2trash(path)
+        except Exception as exc:  # send2trash raises OSError or its own TrashPermissionError
+            failed = failed or f"{path} ({exc})"
+            continue
+        moved.append(path)
+        removed.append(image_id)
+    if removed:
+        library.apply(Changes(removed=removed), save=True)
+    if failed:
+        raise ClipcoreError(f"Could not move {failed} to the Trash; it is still in the library. "
+                            f"{len(moved)} other photo(s) were moved.")
+    return moved

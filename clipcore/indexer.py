@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from . import imaging, scanner
+from .duplicates import perceptual_hash
 from .errors import ImageError
 from .catalog import Changes, ImageStatus, IndexedImage, KnownImage, MovedImage, SkippedImage
 from .library import Library
@@ -260,6 +261,7 @@ class _Prepared:
     tensor: object = None
     decoded: object = None
     digest: str | None = None
+    perceptual: tuple[int, int] | None = None   # (pHash, dHash) of the decode, duplicates.py
     skip: str | None = None       # reason
     gone: bool = False
 
@@ -289,6 +291,7 @@ def _prepare(w: _Work, encoder, thumbnails, thumb_size: int) -> _Prepared:
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         out.skip = CHANGED_WHILE_READ
         return out
+    out.perceptual = _perceptual_hash(decoded.image)
     decoded.image = None                 # keep only what the catalog needs
     out.decoded = decoded
     if thumbnails is not None and decoded.thumbnail is not None:
@@ -298,6 +301,15 @@ def _prepare(w: _Work, encoder, thumbnails, thumb_size: int) -> _Prepared:
             log.warning("Could not store the thumbnail of %s.", path, exc_info=True)
         decoded.thumbnail = None
     return out
+
+
+def _perceptual_hash(image) -> tuple[int, int] | None:
+    """The duplicate finder's (pHash, dHash) from the decode already made; None if it fails."""
+    try:
+        return perceptual_hash(image)
+    except Exception:  # a hash problem must not stop indexing; duplicates then skip the photo
+        log.debug("No perceptual hash for an image.", exc_info=True)
+        return None
 
 
 def _embed(library: Library, work: collections.deque, spec, encoder, summary: IndexSummary, cancel,
@@ -350,7 +362,8 @@ def _embed(library: Library, work: collections.deque, spec, encoder, summary: In
                         d = p.decoded
                         pending.indexed.append(IndexedImage(
                             p.work.entry.path, p.work.folder_id, p.size, p.mtime_ns, vec,
-                            p.digest, d.width, d.height, d.date_taken))
+                            p.digest, d.width, d.height, d.date_taken,
+                            perceptual_hash=p.perceptual))
                 yield event("encode", (batch[-1] if batch else p).work.entry.path)
                 if len(pending) >= commit_every or time.monotonic() - last_commit >= commit_seconds:
                     library.apply(pending, spec, encoder.dim)

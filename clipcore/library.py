@@ -240,12 +240,13 @@ class Library:
         return sorted(self.catalog.images_with_status(ImageStatus.SKIPPED), key=lambda r: r.path)
 
     def nearest(self, query: np.ndarray, model_identity: str, k: int,
-                folder: str | None = None) -> list[tuple[int, float]]:
+                folder: str | None = None, only: np.ndarray | None = None) -> list[tuple[int, float]]:
         """query (D,) float32 L2-normalised -> [(image_id, cosine)] best first, at most k.
 
         Exact search (one matrix product) below ``params.exact_below`` vectors, HNSW otherwise;
         never returns deleted images. ``folder`` restricts to images under that folder (a
-        library folder or any folder inside one). Returns [] for a model with no vectors.
+        library folder or any folder inside one); ``only`` (ids (n,) int64) to those images.
+        Returns [] for a model with no vectors.
         """
         mi = self._model_index(model_identity)
         if mi is None or k <= 0:
@@ -258,6 +259,9 @@ class Library:
             else:
                 exact = mi.exact = None           # above exact_below: no second copy in RAM
         allowed = self.catalog.image_ids_under(_norm(folder)) if folder is not None else None
+        if only is not None:
+            only = np.asarray(only, np.int64)
+            allowed = only if allowed is None else np.intersect1d(allowed, only)
         if exact is not None:
             ids, mat = exact
             if allowed is not None:
@@ -271,6 +275,28 @@ class Library:
         else:
             found = hnsw.search(query, k, None if allowed is None else set(allowed.tolist()))
         return [(int(i), float(s)) for i, s in zip(*found)]
+
+    def all_vectors(self, model_identity: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Every vector of the model (default: the library's): (ids (N,) int64 ascending,
+        vectors (N, D) float32 L2-normalised), read from the catalog (N x D x 4 bytes of RAM)."""
+        mi = self._model_index(model_identity)
+        if mi is None:
+            return np.empty(0, np.int64), np.empty((0, 0), np.float32)
+        ids, vecs = gather_vectors(self.catalog.iter_vectors(mi.model_id), mi.dim)
+        order = np.argsort(ids, kind="stable")
+        return ids[order], vecs[order]
+
+    def neighbours(self, vectors: np.ndarray, k: int, model_identity: str | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest indexed images of each row of ``vectors`` (n, D) float32 through the
+        HNSW index (the whole batch on every core): (ids (n, k) int64, -1 where fewer;
+        cosines (n, k) float32), best first. For all-pairs jobs (duplicates)."""
+        mi = self._model_index(model_identity)
+        if mi is None:
+            return np.full((len(vectors), 0), -1, np.int64), np.zeros((len(vectors), 0), np.float32)
+        with self._guard:
+            hnsw = mi.ensure()
+        return hnsw.search_many(vectors, k)
 
     def _model_index(self, identity: str | None) -> _ModelIndex | None:
         identity = identity or self.model_identity()

@@ -28,7 +28,8 @@ import numpy as np
 
 from .errors import ClipcoreError
 
-__all__ = ["DEFAULT_THRESHOLD", "TagDef", "tag_vector", "tag_scores", "check_name"]
+__all__ = ["DEFAULT_THRESHOLD", "TagDef", "tag_vector", "tag_scores", "check_name", "define_tag",
+           "refresh_tags", "list_tags", "tag_member_ids", "tag_members"]
 
 DEFAULT_THRESHOLD = 1.5
 _NAME = re.compile(r"^[\w][\w.-]{0,63}$")
@@ -82,3 +83,125 @@ def tag_scores(vectors: np.ndarray, tag_vectors: np.ndarray, label_vectors: np.n
         mean, std = vocab.mean(axis=1, keepdims=True), vocab.std(axis=1, keepdims=True)
         out[start:start + _BLOCK] = (block @ tags.T - mean) / np.maximum(std, 1e-6)
     return out
+
+
+# -- the library's tags -------------------------------------------------------------------------
+def _model_id(library, identity: str | None = None) -> int | None:
+    identity = identity or library.model_identity()
+    return library.catalog.model_id(identity) if identity else None
+
+
+def define_tag(library, encoder, tag: TagDef, cancel=None) -> int:
+    """Create or redefine ``tag`` in the library: embed its words and examples with ``encoder``
+    (the library's model), store it, score every photo. Returns how many photos have it.
+    Raises ClipcoreError (bad name, unreadable example), LibraryBusyError, jobs.Cancelled."""
+    from .imaging import decode_image
+
+    check_name(tag.name)
+    if not tag.words.strip():
+        raise ClipcoreError(f"The tag '{tag.name}' needs words describing its photos, e.g. 'a receipt'.")
+    text = encoder.encode_texts([tag.words])[0]
+    examples = None
+    if tag.examples:
+        examples = encoder.encode_images([decode_image(p, min_side=encoder.image_size).image
+                                          for p in tag.examples])
+    model_id = library.catalog.model_id(encoder.identity)
+    if model_id is None:
+        raise ClipcoreError("No photos are indexed with this model yet; index a folder first.")
+    with library.writer_lock.hold():
+        tag_id = library.catalog.save_tag(tag.name, tag.words, tag.threshold, list(tag.examples),
+                                          {model_id: tag_vector(text, examples)})
+    refresh_tags(library, encoder, cancel=cancel, model_identity=encoder.identity)
+    return len(library.catalog.tag_members(tag_id, model_id)[0])
+
+
+def refresh_tags(library, encoder=None, *, cancel=None, model_identity: str | None = None,
+                 progress=None) -> int:
+    """Score the photos indexed since each tag's last refresh (all photos for a new or changed
+    tag) and store who has the tag. ``encoder`` (an Encoder, a zero-argument callable returning
+    one, or None) is only needed when the vocabulary's embeddings are not cached yet. Returns
+    the number of photos scored. Raises LibraryBusyError, jobs.Cancelled."""
+    from .jobs import check_cancel, report
+    from .library import gather_vectors
+
+    cat = library.catalog
+    identity = model_identity or library.model_identity()
+    model_id = _model_id(library, identity)
+    tags = cat.tags()
+    if model_id is None or not tags:
+        return 0
+    labels = None
+    scored = 0
+    generation = cat.generation()
+    for n, tag in enumerate(tags):
+        check_cancel(cancel)
+        report(progress, n, len(tags), "scoring tags")
+        stored = cat.tag_vector(tag.id, model_id)
+        if stored is None or stored[1] >= generation:
+            continue
+        vector, scored_to = stored
+        ids, vecs = gather_vectors(cat.iter_vectors(model_id, since_seq=scored_to), len(vector))
+        if labels is None:
+            labels = _vocabulary(library, encoder, identity)
+        z = tag_scores(vecs, vector, labels, cancel)[:, 0] if len(ids) else np.empty(0, np.float32)
+        keep = z >= tag.threshold
+        with library.writer_lock.hold():
+            cat.put_tag_members(tag.id, model_id, ids, ids[keep], z[keep], generation)
+        scored += len(ids)
+    report(progress, len(tags), len(tags), "scoring tags")
+    return scored
+
+
+def _vocabulary(library, encoder, identity: str) -> np.ndarray:
+    """The everyday vocabulary's embeddings: from the cache, else encoded by ``encoder`` (an
+    Encoder or a callable returning one), else by the library's model loaded here."""
+    from .vocabulary import label_embeddings, load_labels
+
+    names = load_labels()
+
+    class _CacheOnly:
+        def encode_texts(self, texts):
+            raise LookupError
+
+    cache_only = _CacheOnly()
+    cache_only.identity = identity
+    try:
+        return label_embeddings(cache_only, names)
+    except LookupError:
+        pass
+    if encoder is not None and not hasattr(encoder, "encode_texts"):
+        encoder = encoder()
+    if encoder is None:
+        from .encoder import Encoder
+
+        encoder = Encoder.load(library.model_spec())
+    return label_embeddings(encoder, names)
+
+
+def list_tags(library) -> list[tuple]:
+    """[(TagRow, number of photos with it)] by name, for the library's model."""
+    model_id = _model_id(library)
+    counts = library.catalog.tag_counts(model_id) if model_id is not None else {}
+    return [(t, counts.get(t.id, 0)) for t in library.catalog.tags()]
+
+
+def tag_member_ids(library, name: str, model_identity: str | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(ids (n,) int64, scores (n,) float32) of the photos with tag ``name``, best first.
+    Raises ClipcoreError when there is no such tag."""
+    tag = library.catalog.tag(name)
+    if tag is None:
+        known = ", ".join(t.name for t in library.catalog.tags()) or "none yet"
+        raise ClipcoreError(f"There is no tag '{name}' (tags: {known}); add it with "
+                            f"'clipcore tag add {name} \"words\"'.")
+    model_id = _model_id(library, model_identity)
+    if model_id is None:
+        return np.empty(0, np.int64), np.empty(0, np.float32)
+    return library.catalog.tag_members(tag.id, model_id)
+
+
+def tag_members(library, name: str) -> list[tuple[str, float]]:
+    """[(path, score)] of the photos with tag ``name``, best first. Raises ClipcoreError."""
+    ids, scores = tag_member_ids(library, name)
+    rows = {r.id: r.path for r in library.images(ids.tolist())}
+    return [(rows[i], float(s)) for i, s in zip(ids.tolist(), scores.tolist()) if i in rows]

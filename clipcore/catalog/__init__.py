@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from .changes import Applied, Changes, ChangesTable, IndexedImage, MovedImage, SkippedImage
 from .connection import CATALOG_FILE, Database
+from .hashes import HashesTable
+from .tags import TagRow, TagsTable
 from .folders import FolderInfo, FolderRemoval, FolderRow, FoldersTable
 from .images import ImageRow, ImagesTable, ImageStatus, KnownImage
 from .models import ModelRow, ModelsTable
@@ -29,12 +31,12 @@ from .vectors import VectorsTable
 __all__ = [
     "Catalog", "CATALOG_FILE", "SCHEMA_VERSION", "MIGRATIONS", "fs_key", "fs_path",
     "FolderRow", "FolderInfo", "FolderRemoval", "ImageStatus", "ImageRow", "KnownImage",
-    "ModelRow", "IndexedImage", "SkippedImage", "MovedImage", "Changes", "Applied",
+    "ModelRow", "TagRow", "IndexedImage", "SkippedImage", "MovedImage", "Changes", "Applied",
 ]
 
 
 class Catalog(FoldersTable, ImagesTable, VectorsTable, ModelsTable, SettingsTable, StateTable,
-              ChangesTable, Database):
+              ChangesTable, HashesTable, TagsTable, Database):
     """The catalog of one data directory: ``Catalog(data_dir)`` creates or upgrades
     ``<data_dir>/catalog.sqlite``. One connection per thread; thread-safe.
 

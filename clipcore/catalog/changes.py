@@ -15,6 +15,7 @@ from .images import ImageStatus, delete_images, move_image
 from .models import ensure_model
 from .settings import has_model, write_model
 from .state import bump_generation
+from .hashes import put_hashes
 from .vectors import delete_image_vectors, put_vector
 
 __all__ = ["IndexedImage", "SkippedImage", "MovedImage", "Changes", "Applied", "ChangesTable"]
@@ -32,6 +33,7 @@ class IndexedImage:
     width: int | None = None
     height: int | None = None
     date_taken: str | None = None
+    perceptual_hash: tuple[int, int] | None = None   # (pHash, dHash), see duplicates.py
 
 
 @dataclass
@@ -106,6 +108,7 @@ class ChangesTable(Table):
                         content_hash=im.content_hash, width=im.width, height=im.height,
                         date_taken=im.date_taken)
                     put_vector(c, image_id, model_id, generation, im.vector)
+                    put_hashes(c, image_id, im.perceptual_hash)
                     added.append(image_id)
         return Applied(generation, np.asarray(removed, np.int64), np.asarray(added, np.int64),
                        model_id)

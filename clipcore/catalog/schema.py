@@ -21,6 +21,8 @@ statements) and is appended to :data:`MIGRATIONS` below. Never edit a migration 
 
 from __future__ import annotations
 
+from . import hashes, tags
+
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
 SCHEMA_1: list[str] = [
@@ -68,5 +70,6 @@ SCHEMA_1: list[str] = [
 #: Entry i upgrades the schema from version i to i + 1 (a list of SQL statements).
 MIGRATIONS: list[list[str]] = [
     SCHEMA_1,
+    hashes.MIGRATION + tags.MIGRATION,      # 2: perceptual hashes, tags (issue 13)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
