@@ -29,6 +29,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "memory": ([], ["--vectors", "30000"]),
     "reindex_unchanged": ([], ["--files", "5000"]),
     "startup": ([], ["--runs", "2"]),
+    "browse": ([], ["--size", "10000", "--queries", "20"]),
 }
 MARKER = "<!-- benchmarks.{} -->"
 HEADER = """# Benchmark results

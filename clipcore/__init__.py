@@ -24,7 +24,8 @@ _EXPORTS = {
     "library": ["Library", "FolderInfo", "ImageRow"],
     "indexer": ["index_folders", "IndexSummary", "ProgressEvent"],
     "query": ["Term", "parse_query", "query_vector"],
-    "search": ["Searcher", "Hit"],
+    "search": ["Searcher", "Hit", "Example"],
+    "dates": ["DateRange"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import shlex
@@ -18,6 +17,7 @@ import sys
 import threading
 import traceback
 
+from .cli_search import add_search_commands
 from .download import DownloadCancelled
 from .errors import ClipcoreError, NotIndexedError
 
@@ -80,22 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images per model batch (default: chosen for the device)")
     p.set_defaults(run=_cmd_index)
 
-    for name, target, helptext in (("search", "query", "search photos by text and/or images"),
-                                   ("similar", "image", "find photos like an image")):
-        p = sub.add_parser(name, parents=[common], help=helptext)
-        if name == "search":
-            p.add_argument("query", nargs="+", metavar="QUERY",
-                           help="e.g. '2:beach + sunset - people'; a term may be an image path")
-        else:
-            p.add_argument("image", metavar="IMAGE", help="an image file (indexed or not)")
-        p.add_argument("-k", type=_positive_int, default=10, metavar="N",
-                       help="number of results (default: 10)")
-        p.add_argument("--threshold", type=_similarity, metavar="S",
-                       help="only results with cosine similarity >= S (between -1 and 1)")
-        p.add_argument("--folder", metavar="DIR", help="only results inside this library folder")
-        p.add_argument("--json", action="store_true",
-                       help='print a JSON array of {"path", "score", "id"}, best first')
-        p.set_defaults(run=_cmd_search)
+    add_search_commands(sub, common)
 
     p = sub.add_parser("info", parents=[common],
                        help="data directory, model, device, counts and skipped files")
@@ -346,37 +331,6 @@ def _print_summary(s) -> None:
         total = sum(s.ignored.values())
         print(f"{total:,} other file{'s' * (total != 1)} ignored (not photos): "
               + ", ".join(f"{kind} {count:,}" for kind, count in kinds) + ".")
-
-
-def _cmd_search(args) -> int:
-    from .search import Searcher
-
-    with _open_library(args) as library:
-        spec = _model_spec(args, library, indexed=True)
-
-        def load_encoder():
-            from .encoder import Encoder
-
-            with _DownloadBar() as download:
-                return Encoder.load(spec, progress=download)
-
-        searcher = Searcher(library, load_encoder, spec.identity())
-        options = dict(k=args.k, threshold=args.threshold, folder=args.folder)
-        if args.command == "search":
-            hits = searcher.search(" ".join(args.query), **options)
-        else:
-            hits = searcher.similar(args.image, **options)
-    if args.json:
-        json.dump([{"path": h.path, "score": h.score, "id": h.id} for h in hits], sys.stdout,
-                  indent=2)
-        print()
-    elif not hits:
-        print("No results." + (" Try a lower --threshold." if args.threshold is not None else ""))
-    else:
-        print(" score  path")
-        for h in hits:
-            print(f"{h.score:6.3f}  {h.path}")
-    return EXIT_OK
 
 
 def _cmd_info(args) -> int:

@@ -8,7 +8,8 @@ CLI prints the events, tests assert on them, the desktop worker turns them into 
    with the same size and ``scanner.content_hash`` is a move: the row keeps its id and vectors.
 3. new / changed / not-yet-embedded files: decoded (``imaging.decode_image``) and
    preprocessed by a thread pool a few batches ahead of the encoder (Pillow releases the GIL),
-   each file decoded once (the thumbnail comes from the same decode), encoded in batches.
+   each file decoded once (the thumbnail comes from the same decode, and so does the date taken:
+   EXIF DateTimeOriginal, else the file's modification time, marked "file"), encoded in batches.
 4. every ``commit_every`` images or ``commit_seconds`` seconds: one catalog transaction + the
    vector index update (+ save), so a crash loses at most the part since the last commit and the
    next run resumes. Cancel (a threading.Event) is checked between batches; what is done is
@@ -29,6 +30,7 @@ from typing import Callable, Iterable, Iterator
 
 from . import imaging, scanner
 from .duplicates import perceptual_hash
+from .dates import SOURCE_EXIF, SOURCE_FILE, file_date
 from .errors import ImageError
 from .catalog import Changes, ImageStatus, IndexedImage, KnownImage, MovedImage, SkippedImage
 from .library import Library
@@ -360,9 +362,11 @@ def _embed(library: Library, work: collections.deque, spec, encoder, summary: In
                     encoded += len(batch)
                     for p, vec in zip(batch, vectors):
                         d = p.decoded
+                        taken, source = ((d.date_taken, SOURCE_EXIF) if d.date_taken else
+                                         (file_date(p.mtime_ns), SOURCE_FILE))
                         pending.indexed.append(IndexedImage(
                             p.work.entry.path, p.work.folder_id, p.size, p.mtime_ns, vec,
-                            p.digest, d.width, d.height, d.date_taken,
+                            p.digest, d.width, d.height, taken, source,
                             perceptual_hash=p.perceptual))
                 yield event("encode", (batch[-1] if batch else p).work.entry.path)
                 if len(pending) >= commit_every or time.monotonic() - last_commit >= commit_seconds:

@@ -240,13 +240,16 @@ class Library:
         return sorted(self.catalog.images_with_status(ImageStatus.SKIPPED), key=lambda r: r.path)
 
     def nearest(self, query: np.ndarray, model_identity: str, k: int,
-                folder: str | None = None, only: np.ndarray | None = None) -> list[tuple[int, float]]:
+                folder: str | None = None, only: np.ndarray | None = None,
+                dates: tuple[str | None, str | None] | None = None) -> list[tuple[int, float]]:
         """query (D,) float32 L2-normalised -> [(image_id, cosine)] best first, at most k.
 
         Exact search (one matrix product) below ``params.exact_below`` vectors, HNSW otherwise;
         never returns deleted images. ``folder`` restricts to images under that folder (a
-        library folder or any folder inside one); ``only`` (ids (n,) int64) to those images.
-        Returns [] for a model with no vectors.
+        library folder or any folder inside one); ``only`` (ids (n,) int64) to those images;
+        ``dates`` = ``[lo, hi)`` ISO strings (either None = open) to images whose date taken
+        falls in it (see clipcore.dates). Filters are applied before the k nearest are taken:
+        a filtered search returns min(k, matching) hits. Returns [] for a model with no vectors.
         """
         mi = self._model_index(model_identity)
         if mi is None or k <= 0:
@@ -262,6 +265,9 @@ class Library:
         if only is not None:
             only = np.asarray(only, np.int64)
             allowed = only if allowed is None else np.intersect1d(allowed, only)
+        if dates is not None:
+            dated = self.catalog.image_ids_taken_between(*dates)
+            allowed = dated if allowed is None else np.intersect1d(allowed, dated)
         if exact is not None:
             ids, mat = exact
             if allowed is not None:
@@ -269,11 +275,13 @@ class Library:
                 ids, mat = ids[keep], mat[keep]
             found = exact_knn(mat, ids, query, k)
         elif allowed is not None and len(allowed) < self.params.exact_below:
-            ids, mat = gather_vectors(self.catalog.iter_vectors(mi.model_id, image_ids=allowed),
-                                      mi.dim)
-            found = exact_knn(mat, ids, query, k)
+            found = self._exact_among(mi, allowed, query, k)
         else:
             found = hnsw.search(query, k, None if allowed is None else set(allowed.tolist()))
+            if allowed is not None and len(found[0]) < min(k, len(allowed)):
+                # hnswlib's filtered search can miss reachable matches: never return fewer
+                # than k while more exist
+                found = self._exact_among(mi, allowed, query, k)
         return [(int(i), float(s)) for i, s in zip(*found)]
 
     def all_vectors(self, model_identity: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -297,6 +305,11 @@ class Library:
         with self._guard:
             hnsw = mi.ensure()
         return hnsw.search_many(vectors, k)
+
+    def _exact_among(self, mi, allowed: np.ndarray, query: np.ndarray, k: int):
+        ids, mat = gather_vectors(self.catalog.iter_vectors(mi.model_id, image_ids=allowed),
+                                  mi.dim)
+        return exact_knn(mat, ids, query, k)
 
     def _model_index(self, identity: str | None) -> _ModelIndex | None:
         identity = identity or self.model_identity()

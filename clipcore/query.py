@@ -119,31 +119,37 @@ def _make_term(sign: float, raw: str) -> Term:
     return Term(sign * weight, "text", body)
 
 
-def query_vector(terms: list[Term], encoder) -> np.ndarray:
+def query_vector(terms: list[Term], encoder, stored=()) -> np.ndarray:
     """Embed the terms and combine them: ``sum(weight_i * embedding_i)``, L2-normalised (see the
     module docstring; as in rclip).
 
     ``encoder`` is an Encoder, or a zero-argument callable returning one, called only after every
-    image term has been read (so a bad image fails before a model is loaded). Image terms are
-    decoded with :func:`clipcore.imaging.decode_image` and encoded in one ``encode_images``
-    batch, text terms in one ``encode_texts`` batch. Returns a (D,) float32 L2-normalised
-    vector. Raises QueryError when there are no terms or the weighted sum is zero (e.g.
-    ``cat - cat``), ImageError when an image term cannot be read.
+    image term has been read (so a bad image fails before a model is loaded) and only when there
+    are terms to embed. ``stored``: extra ``(weight, (D,) float32 embedding)`` pairs already
+    embedded (an indexed photo's stored vector): they join the sum without any model, so
+    "more like these" over indexed photos (weight 1 each) is the mean of their vectors,
+    normalised. Image terms are decoded with :func:`clipcore.imaging.decode_image` and encoded
+    in one ``encode_images`` batch, text terms in one ``encode_texts`` batch. Returns a (D,)
+    float32 L2-normalised vector. Raises QueryError when there is nothing to combine or the
+    weighted sum is zero (e.g. ``cat - cat``), ImageError when an image term cannot be read.
     """
-    if not terms:
+    stored = list(stored)
+    if not terms and not stored:
         raise QueryError("The query is empty; type some words or give an image.")
     texts = [t for t in terms if t.kind == "text"]
     images = [t for t in terms if t.kind == "image"]
     side = getattr(encoder, "image_size", 224)
     pictures = [decode_image(t.value, min_side=side).image for t in images]
-    if not callable(getattr(encoder, "encode_texts", None)):
-        encoder = encoder()
-    embeddings = []
-    if texts:
-        embeddings.append(encoder.encode_texts([str(t.value) for t in texts]))
-    if pictures:
-        embeddings.append(encoder.encode_images(pictures))
-    weights = np.array([t.weight for t in texts + images], dtype=np.float64)
+    embeddings = [np.stack([np.asarray(v, np.float32) for _, v in stored])] if stored else []
+    if texts or pictures:
+        if not callable(getattr(encoder, "encode_texts", None)):
+            encoder = encoder()
+        if texts:
+            embeddings.append(encoder.encode_texts([str(t.value) for t in texts]))
+        if pictures:
+            embeddings.append(encoder.encode_images(pictures))
+    weights = np.array([w for w, _ in stored] + [t.weight for t in texts + images],
+                       dtype=np.float64)
     total = weights @ np.concatenate(embeddings).astype(np.float64)
     norm = float(np.linalg.norm(total))
     if not np.isfinite(norm) or norm < 1e-6:

@@ -1,4 +1,9 @@
-"""Searcher: a query (text, image, or an indexed photo) -> hits from a library, best first."""
+"""Searcher: a query (text, images, indexed photos as examples for and against) -> hits from a
+library, best first or newest first, inside a folder and a date range.
+
+The filters (folder, date range) are applied inside :meth:`Library.nearest`, before the k
+nearest are taken, so a filter never returns fewer than k hits while more exist.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import identity_label
+from .dates import DateRange
 from .errors import ClipcoreError, ImageError, NotIndexedError, QueryError
 from .query import image_term, parse_query, query_vector
 
-__all__ = ["Hit", "Searcher"]
+__all__ = ["Hit", "Example", "Searcher", "SORT_RELEVANCE", "SORT_DATE"]
+
+SORT_RELEVANCE, SORT_DATE = "relevance", "date"
+DATE_POOL = 200     # without a threshold, a date sort orders this many best matches
 
 
 @dataclass(frozen=True)
 class Hit:
     """One result: catalog id, absolute path, cosine similarity in [-1, 1], and what the catalog
-    knows about the photo (``date_taken`` ISO 8601 or None; ``width``/``height`` in pixels)."""
+    knows about the photo (``date_taken`` ISO 8601 or None, ``date_source`` "exif" or "file"
+    (the file's modification time: no EXIF date) or None; ``width``/``height`` in pixels)."""
 
     id: int
     path: str
@@ -26,6 +36,17 @@ class Hit:
     date_taken: str | None = None
     width: int | None = None
     height: int | None = None
+    date_source: str | None = None
+
+
+@dataclass(frozen=True)
+class Example:
+    """An example photo in a query: ``target`` is an image id (int), a path, a PIL image or
+    encoded bytes; ``weight`` is signed (+1 "more like this", -1 "less like this"). An indexed
+    photo contributes its stored vector (no model load); anything else is encoded."""
+
+    target: object
+    weight: float = 1.0
 
 
 class Searcher:
@@ -79,63 +100,81 @@ class Searcher:
                     raise ClipcoreError(
                         f"The model loaded ({identity_label(identity)}) is not the one being "
                         f"searched ({identity_label(self.model_identity)}); search with the "
-                        "model the library was "
-                        "indexed with."
+                        "model the library was indexed with."
                     )
                 self._encoder = encoder
             return self._encoder
 
-    def search(self, text: str | None = None, *, image=None, k: int = 20,
-               threshold: float | None = None, folder: str | None = None) -> list[Hit]:
-        """Search by a text query (see :mod:`clipcore.query`) and/or an image (path, PIL image or
-        encoded bytes; added with weight 1), combined as one L2-normalised vector.
+    def search(self, text: str | None = None, *, image=None, examples=(), k: int = 20,
+               offset: int = 0, threshold: float | None = None, folder: str | None = None,
+               dates: DateRange | None = None, after=None, before=None,
+               sort: str = SORT_RELEVANCE) -> list[Hit]:
+        """Search by a text query (see :mod:`clipcore.query`), an image (path, PIL image or
+        encoded bytes; added with weight 1) and/or ``examples`` (:class:`Example` or bare
+        targets, weight 1), combined as ``sum(weight_i * embedding_i)``, L2-normalised.
 
-        Returns at most ``k`` hits, best first, with ``score >= threshold`` when given, inside the
-        library folder ``folder`` when given (a library folder or a folder inside one, else
-        ClipcoreError before any work). Raises QueryError (empty or bad
-        query), NotIndexedError (no vectors for the model), ImageError (unreadable image) and
-        the model-loading errors.
+        Returns at most ``k`` hits after skipping ``offset`` (for loading further pages), with
+        ``score >= threshold`` when given, inside the library folder ``folder`` (an absolute
+        path, or any folder inside one) and taken within ``dates`` (or ``after``/``before``:
+        inclusive ISO dates, see :class:`clipcore.dates.DateRange`) when given; a ``folder``
+        that is neither a library folder nor inside one is a ClipcoreError before any work.
+        ``sort``: "relevance" (best first) or "date" (newest first, undated last, ties best
+        first) over *all* matches above ``threshold`` (without a threshold: the
+        :data:`DATE_POOL` best). Raises QueryError (empty or bad query, bad date),
+        NotIndexedError (no vectors for the model), ImageError (unreadable image) and the
+        model-loading errors.
         """
-        if text is None and image is None:
+        if text is None and image is None and not examples:
             raise QueryError("There is nothing to search for; give a query text or an image.")
-        terms = parse_query(text) if text and text.strip() or image is None else []
+        dates = _dates(dates, after, before)
+        self._check(k, sort)
+        folder = self._library_folder(folder) if folder is not None else None
+        vector = self.query_vector(text, image=image, examples=examples)
+        return self._hits(vector, k, offset, threshold, folder, dates, sort)
+
+    def query_vector(self, text: str | None = None, *, image=None, examples=()) -> np.ndarray:
+        """The combined (D,) float32 L2-normalised query vector (see :meth:`search`). The model
+        is loaded only when a text or a not-indexed image needs encoding."""
+        wanted = bool(text and text.strip()) or (image is None and not examples)
+        terms = parse_query(text) if wanted else []
         if image is not None:
             terms.append(image_term(image))
-        self._check(k)
-        folder = self._library_folder(folder) if folder is not None else None
-        return self._nearest(query_vector(terms, self.encoder), k, threshold, folder)
-
-    def similar(self, target, *, k: int = 20, threshold: float | None = None,
-                folder: str | None = None) -> list[Hit]:
-        """Photos like ``target``: an image id, or a path. An indexed photo's stored vector is
-        used (the model is not loaded), so it comes first with score ~1.0; any other image (path,
-        PIL image, bytes) is encoded. Filters as in :meth:`search`.
-        Raises NotIndexedError for an id with no vector, ImageError for an unreadable image."""
-        self._check(k)
-        folder = self._library_folder(folder) if folder is not None else None
-        vector = self._stored_vector(target)
-        if vector is None:
+        stored = []
+        for example in examples:
+            example = example if isinstance(example, Example) else Example(example)
+            vector = self._stored_vector(example.target)
+            if vector is not None:
+                stored.append((float(example.weight), vector))
+                continue
+            target = example.target
             if isinstance(target, (int, np.integer)):
                 raise NotIndexedError(
-                    f"Image #{int(target)} has no vector for this model; index its folder again."
-                )
+                    f"Image #{int(target)} has no vector for this model; index its folder again.")
             if isinstance(target, (str, os.PathLike)) and os.path.isdir(target):
                 raise ImageError("is a folder, not an image; give the path of one photo "
                                  "(to search inside a folder, use --folder)", os.fspath(target))
             if isinstance(target, (str, os.PathLike)) and not os.path.isfile(target):
                 raise ImageError("no such file; check the path", os.fspath(target))
-            vector = query_vector([image_term(target)], self.encoder)
-        return self._nearest(vector, k, threshold, folder)
+            terms.append(image_term(target, example.weight))
+        return query_vector(terms, self.encoder, stored)
 
-    def _check(self, k: int) -> None:
-        """Raise before any work when k is invalid or there is nothing to search."""
+    def similar(self, target, *, k: int = 20, **filters) -> list[Hit]:
+        """Photos like ``target``: an image id, or a path. An indexed photo's stored vector is
+        used (the model is not loaded), so it comes first with score ~1.0; any other image (path,
+        PIL image, bytes) is encoded. Filters as in :meth:`search`.
+        Raises NotIndexedError for an id with no vector, ImageError for an unreadable image."""
+        return self.search(examples=[Example(target)], k=k, **filters)
+
+    def _check(self, k: int, sort: str = SORT_RELEVANCE) -> None:
+        """Raise before any work when k or sort is invalid or there is nothing to search."""
         if k < 1:
             raise QueryError(f"The number of results must be at least 1, not {k}.")
+        if sort not in (SORT_RELEVANCE, SORT_DATE):
+            raise QueryError(f"Unknown sort order {sort!r}; use 'relevance' or 'date'.")
         if not self.library.has_vectors(self.model_identity):
             raise NotIndexedError(
                 f"No photos are indexed with the model {identity_label(self.model_identity)}; "
-                "index a folder "
-                "with it first (clipcore index DIR --model ...), or search with the model the "
+                "index a folder with it first (clipcore index DIR --model ...), or search with the model the "
                 "library was indexed with."
             )
 
@@ -161,15 +200,49 @@ class Searcher:
             return None
         return self.library.vector(image_id, self.model_identity)
 
-    def _nearest(self, vector: np.ndarray, k: int, threshold: float | None,
-                 folder: str | None) -> list[Hit]:
-        pairs = self.library.nearest(vector, self.model_identity, k, folder=folder)
+    def _hits(self, vector: np.ndarray, k: int, offset: int, threshold: float | None,
+              folder: str | None, dates: DateRange | None, sort: str) -> list[Hit]:
+        bounds = dates.bounds() if dates is not None and dates.active else None
+        offset = max(0, int(offset))
+        if sort == SORT_RELEVANCE:
+            pairs = self.library.nearest(vector, self.model_identity, k + offset, folder=folder,
+                                         dates=bounds)[offset:]
+            return [h for h in self._rows(pairs) if threshold is None or h.score >= threshold]
+        pairs = self._above(vector, threshold, folder, bounds)
+        hits = self._rows(pairs)      # best first; the stable sort keeps that for equal dates
+        hits.sort(key=lambda h: h.date_taken[:19] if h.date_taken else "", reverse=True)
+        return hits[offset:offset + k]
+
+    def _above(self, vector, threshold, folder, bounds) -> list[tuple[int, float]]:
+        """Every (id, score) with score >= threshold in scope, best first (no threshold: the
+        DATE_POOL best): the k nearest with k growing 4x until the last is below it."""
+        if threshold is None:
+            return self.library.nearest(vector, self.model_identity, DATE_POOL, folder=folder,
+                                        dates=bounds)
+        k = 256
+        while True:
+            pairs = self.library.nearest(vector, self.model_identity, k, folder=folder,
+                                         dates=bounds)
+            if len(pairs) < k or pairs[-1][1] < threshold:
+                return [p for p in pairs if p[1] >= threshold]
+            k *= 4
+
+    def _rows(self, pairs) -> list[Hit]:
         rows = {row.id: row for row in self.library.images([i for i, _ in pairs])}
         hits = []
         for image_id, score in pairs:
             row = rows.get(image_id)
-            if row is None or (threshold is not None and score < threshold):
+            if row is None:
                 continue
             score = min(1.0, max(-1.0, float(score)))     # float rounding can pass 1.0
-            hits.append(Hit(row.id, row.path, score, row.date_taken, row.width, row.height))
+            hits.append(Hit(row.id, row.path, score, row.date_taken, row.width, row.height,
+                            getattr(row, "date_source", None)))
         return hits
+
+
+def _dates(dates: DateRange | None, after, before) -> DateRange | None:
+    if after is not None or before is not None:
+        if dates is not None:
+            raise QueryError("Give either a date range or after/before dates, not both.")
+        dates = DateRange(after, before)
+    return dates

@@ -32,7 +32,8 @@ class IndexedImage:
     content_hash: str | None = None
     width: int | None = None
     height: int | None = None
-    date_taken: str | None = None
+    date_taken: str | None = None      # ISO 8601 (see clipcore.dates)
+    date_source: str | None = None     # "exif" | "file"
     perceptual_hash: tuple[int, int] | None = None   # (pHash, dHash), see duplicates.py
 
 
@@ -106,7 +107,7 @@ class ChangesTable(Table):
                     image_id = _images.upsert_image(
                         c, im.path, im.folder_id, im.size, im.mtime_ns, ImageStatus.OK,
                         content_hash=im.content_hash, width=im.width, height=im.height,
-                        date_taken=im.date_taken)
+                        date_taken=im.date_taken, date_source=im.date_source)
                     put_vector(c, image_id, model_id, generation, im.vector)
                     put_hashes(c, image_id, im.perceptual_hash)
                     added.append(image_id)

@@ -14,7 +14,20 @@ from .paths import fs_key, fs_path, path_range
 
 __all__ = ["ImageStatus", "ImageRow", "KnownImage", "ImagesTable", "upsert_image"]
 
-_COLUMNS = "id, path, size, mtime_ns, width, height, date_taken, status, skip_reason"
+_COLUMNS = ("id, path, size, mtime_ns, width, height, date_taken, status, skip_reason, "
+            "date_source")
+
+#: Schema 3: where ``date_taken`` comes from ("exif", or "file": the file's modification time,
+#: filled in for photos indexed before without an EXIF date, in local time) and an index for
+#: date ranges and date sorts (see clipcore.dates).
+MIGRATION_DATE_SOURCE: list[str] = [
+    "ALTER TABLE images ADD COLUMN date_source TEXT",
+    "UPDATE images SET date_source = 'exif' WHERE date_taken IS NOT NULL",
+    """UPDATE images SET date_source = 'file', date_taken = strftime('%Y-%m-%dT%H:%M:%S',
+           mtime_ns / 1000000000, 'unixepoch', 'localtime')
+        WHERE date_taken IS NULL AND status = 'ok'""",
+    "CREATE INDEX images_date ON images(date_taken)",
+]
 PARAMS_PER_QUERY = 900   # stay under SQLite's host-parameter limit
 
 
@@ -43,6 +56,7 @@ class ImageRow:
     date_taken: str | None
     status: ImageStatus
     skip_reason: str | None
+    date_source: str | None = None   # "exif" | "file" (modification time) | None (skipped)
 
 
 class KnownImage(NamedTuple):
@@ -57,25 +71,26 @@ class KnownImage(NamedTuple):
 
 
 def _row(r: tuple) -> ImageRow:
-    return ImageRow(r[0], fs_path(r[1]), r[2], r[3], r[4], r[5], r[6], ImageStatus(r[7]), r[8])
+    return ImageRow(r[0], fs_path(r[1]), r[2], r[3], r[4], r[5], r[6], ImageStatus(r[7]), r[8],
+                    r[9])
 
 
 def upsert_image(c: sqlite3.Connection, path: str, folder_id: int, size: int, mtime_ns: int,
                  status: ImageStatus, reason: str | None = None, content_hash: str | None = None,
                  width: int | None = None, height: int | None = None,
-                 date_taken: str | None = None) -> int:
+                 date_taken: str | None = None, date_source: str | None = None) -> int:
     """Inside a transaction: insert or update the row of ``path``; returns its id (kept when
     the row existed)."""
     key = fs_key(path)
     c.execute(
         """INSERT INTO images (folder_id, path, size, mtime_ns, content_hash, width, height,
-                               date_taken, status, skip_reason)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               date_taken, date_source, status, skip_reason)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT(path) DO UPDATE SET folder_id = excluded.folder_id, size = excluded.size,
                mtime_ns = excluded.mtime_ns, content_hash = excluded.content_hash,
                width = excluded.width, height = excluded.height, date_taken = excluded.date_taken,
-               status = excluded.status, skip_reason = excluded.skip_reason""",
-        (folder_id, key, size, mtime_ns, content_hash, width, height, date_taken,
+               date_source = excluded.date_source, status = excluded.status, skip_reason = excluded.skip_reason""",
+        (folder_id, key, size, mtime_ns, content_hash, width, height, date_taken, date_source,
          ImageStatus(status).value, reason))
     return int(c.execute("SELECT id FROM images WHERE path = ?", (key,)).fetchone()[0])
 
@@ -93,6 +108,14 @@ def move_image(c: sqlite3.Connection, image_id: int, path: str, folder_id: int, 
 
 
 class ImagesTable(Table):
+    def image_ids_taken_between(self, lo: str | None, hi: str | None) -> np.ndarray:
+        """(N,) int64 ids of the images whose ``date_taken`` is in ``[lo, hi)`` (ISO text
+        compared as strings, see clipcore.dates; None = open; an undated image never matches)."""
+        rows = self.conn().execute(
+            "SELECT id FROM images WHERE date_taken >= ? AND date_taken < ?",
+            (lo if lo is not None else "", hi if hi is not None else "\uffff"))
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
     def images_by_ids(self, ids: list[int]) -> dict[int, ImageRow]:
         """id -> row for the ids that exist (in no particular order)."""
         found: dict[int, ImageRow] = {}

@@ -10,7 +10,7 @@ import re
 
 import torch
 
-from benchmarks import (encoder_ceiling, memory, pipeline, query_latency, reindex_unchanged,
+from benchmarks import (browse, encoder_ceiling, memory, pipeline, query_latency, reindex_unchanged,
                         run_all, startup)
 from benchmarks.flops import count_flops
 
@@ -98,3 +98,10 @@ def test_run_all_rerunning_one_script_keeps_the_other_sections_and_notes(tmp_pat
     assert "## memory run 7" in text and "## startup run 6" in text
     assert text.index("encoder_ceiling") < text.index("## memory") < text.index("startup")
     assert text.rstrip().endswith("## Notes"), "hand-written notes are kept, last"
+
+
+def test_browse_date_filter_returns_k_hits_in_the_year(tiny_config, tmp_path):
+    out = browse.main(["--model", str(tiny_config), "--size", "300", "--queries", "4",
+                       "--k", "5", "--device", "cpu", "--work-dir", str(tmp_path)])
+    _check_report(out, "Browse: date filter")
+    assert _table_value(out, "300") == "yes"      # every filtered query: k hits in its year

@@ -65,7 +65,7 @@ def test_search_json_is_an_array_of_path_score_id_best_first(indexed):
     assert code == 0, err
     hits = json.loads(out)  # nothing else on stdout
     assert len(hits) == 5
-    assert all(set(h) == {"path", "score", "id"} for h in hits)
+    assert all(set(h) == {"path", "score", "id", "date_taken"} for h in hits)
     assert {h["path"] for h in hits} <= {str(p) for p in photos}
     scores = [h["score"] for h in hits]
     assert scores == sorted(scores, reverse=True)

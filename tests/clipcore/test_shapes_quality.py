@@ -74,3 +74,24 @@ def test_negative_terms_push_a_colour_down(searcher):
         without = searcher.search(f"{colour} circle - {colour}", k=10)
         count = lambda hits: sum(label(h)[0] == colour for h in hits)   # noqa: E731
         assert count(without) < count(with_colour), colour
+
+
+def test_two_red_circles_as_examples_rank_red_circles_first_and_less_like_blue_pushes_blue_out(
+        searcher):
+    """'More like these' over two indexed red circles (their stored vectors: no encoding), then
+    a red and a blue circle as examples (blue circles come in), then another blue circle as an
+    example against (they go out again)."""
+    from clipcore.search import Example
+
+    library = searcher.library
+    circles = {c: sorted(h.path for h in searcher.search(f"a {c} circle", k=40)
+                         if label(h) == (c, "circle")) for c in ("red", "blue")}
+    red, blue = circles["red"][:2], circles["blue"][:2]
+    hits = searcher.search(examples=[red[0], red[1]], k=10)
+    assert precision_at_10(hits, lambda l: l == ("red", "circle")) >= 0.9
+
+    mixed = searcher.search(examples=[red[0], blue[0]], k=10)
+    assert sum(label(h) == ("blue", "circle") for h in mixed) >= 3      # blue circles come in ...
+    against = searcher.search(examples=[red[0], blue[0], Example(blue[1], -1.0)], k=10)
+    assert not any(label(h) == ("blue", "circle") for h in against)   # ... and are pushed out
+    assert precision_at_10(against, lambda l: l == ("red", "circle")) >= 0.9
