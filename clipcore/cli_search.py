@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from .errors import ImageError, QueryError
+from .errors import QueryError
 
 __all__ = ["add_search_commands"]
 
@@ -100,10 +100,8 @@ def _cmd_search(args) -> int:
 
 
 def _image_arg(path: str) -> str:
-    full = os.path.abspath(os.path.expanduser(path))
-    if not os.path.isfile(full):
-        raise ImageError("no such file; check the path", full)
-    return full
+    """An absolute path (the Searcher says what is wrong with a missing file or a folder)."""
+    return os.path.abspath(os.path.expanduser(path))
 
 
 def _copy_hits(hits, dest: str, out) -> int:
