@@ -182,3 +182,32 @@ def test_csv_has_the_documented_header(dated):
     assert lines[0] == "path,score,date_taken,id"
     assert lines[1].split(",")[0] == str(jpeg) and lines[1].endswith(f",{hits[0].id}")
     assert "2020-06-01T09:30:00+02:00" in lines[1]
+
+
+def test_a_schema_1_catalog_gets_dates_from_file_times(tmp_path):
+    """Upgrading an older catalog: indexed photos without an EXIF date get their file's time,
+    marked "file"; EXIF dates are marked "exif"; skipped files stay undated."""
+    import sqlite3
+
+    from clipcore.catalog import Catalog
+    from clipcore.catalog.schema import MIGRATIONS
+
+    db = sqlite3.connect(tmp_path / "catalog.sqlite")
+    for sql in MIGRATIONS[0]:
+        db.execute(sql)
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO folders (id, path, added_ns) VALUES (1, ?, 0)", (b"/p",))
+    mtime = int(dt.datetime(2018, 8, 9, 10, 11, 12).timestamp() * 1e9)
+    for i, (taken, status) in enumerate([("2020-01-02T03:04:05", "ok"), (None, "ok"),
+                                         (None, "skipped")]):
+        db.execute("INSERT INTO images (folder_id, path, size, mtime_ns, date_taken, status) "
+                   "VALUES (1, ?, 1, ?, ?, ?)", (f"/p/{i}.jpg".encode(), mtime, taken, status))
+    db.commit()
+    db.close()
+    catalog = Catalog(tmp_path)
+    rows = catalog.images_by_ids([1, 2, 3])
+    assert (rows[1].date_taken, rows[1].date_source) == ("2020-01-02T03:04:05", "exif")
+    assert (rows[2].date_taken, rows[2].date_source) == ("2018-08-09T10:11:12", "file")
+    assert (rows[3].date_taken, rows[3].date_source) == (None, None)
+    assert list(catalog.image_ids_taken_between("2018-01-01", "2019-01-01")) == [2]
+    catalog.close()
