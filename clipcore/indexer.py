@@ -152,6 +152,8 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
                 and library.missing_vectors(identity) == 0 and library.count(identity):
             library.set_model_spec(spec)
         library.save_indexes()
+        if encoder is not None and not summary.cancelled:
+            _refresh_tags(library, encoder)
     summary.seconds = time.monotonic() - start
     yield ProgressEvent("done", planned, planned, summary.images_per_second, 0.0,
                         None, summary)
@@ -303,6 +305,16 @@ def _prepare(w: _Work, encoder, thumbnails, thumb_size: int) -> _Prepared:
             log.warning("Could not store the thumbnail of %s.", path, exc_info=True)
         decoded.thumbnail = None
     return out
+
+
+def _refresh_tags(library: Library, encoder) -> None:
+    """Smart albums follow the library: score the new photos for every tag (tags.py)."""
+    from .tags import refresh_tags
+
+    try:
+        refresh_tags(library, encoder, model_identity=encoder.identity)
+    except Exception:  # tags are a view; indexing has succeeded either way
+        log.warning("Could not update the tags after indexing.", exc_info=True)
 
 
 def _perceptual_hash(image) -> tuple[int, int] | None:

@@ -11,6 +11,10 @@ Grammar (one string)::
                followed by a digit is not a weight, so "12:30" stays text
     body    := words; double quotes group and are removed: '"rock + roll" - guitar'
 
+A term ``tag:NAME`` is a tag term: it keeps only the photos that have the tag (``- tag:NAME``:
+only those that do not), see clipcore/tags.py; the other terms rank what is kept, and a query of
+tag terms alone ranks by the tag. ``tag:receipt - tag:screenshot + 2023``.
+
 A term whose body is the path of an existing file with an image extension (``~`` expanded,
 relative to the current directory) is an image term; one that looks like such a path (it has a
 ``/``) but does not exist is a QueryError; everything else is text. The sign of the operator before a
@@ -38,6 +42,7 @@ from .imaging import IMAGE_EXTENSIONS, decode_image
 __all__ = ["Term", "parse_query", "image_term", "query_vector"]
 
 _WORD = re.compile(r'"[^"]*"|[^\s"]+(?:"[^"]*"[^\s"]*)*')
+_TAG = re.compile(r"^tag:(?P<name>[\w][\w.-]*)$", re.I)
 _WEIGHT = re.compile(r"^(?P<w>[+-]?(?:\d+(?:\.\d*)?|\.\d+)):(?!\d)(?P<body>.*)$", re.S)
 
 
@@ -45,8 +50,8 @@ _WEIGHT = re.compile(r"^(?P<w>[+-]?(?:\d+(?:\.\d*)?|\.\d+)):(?!\d)(?P<body>.*)$"
 class Term:
     """One part of a query.
 
-    ``weight`` is signed (``"- people"`` -> -1.0, ``"2:cat"`` -> 2.0); ``kind`` is ``"text"`` or
-    ``"image"``; ``value`` is the text (str) for text terms, and for image terms a path (str),
+    ``weight`` is signed (``"- people"`` -> -1.0, ``"2:cat"`` -> 2.0); ``kind`` is ``"text"``,
+    ``"image"`` or ``"tag"`` (``value``: the tag name); ``value`` is the text (str) for text terms, and for image terms a path (str),
     a PIL image or the encoded file's bytes.
     """
 
@@ -110,6 +115,9 @@ def _make_term(sign: float, raw: str) -> Term:
     body = body.replace('"', "").strip()
     if not body:
         raise QueryError(f"The term '{raw}' has no words; write some, as in '2:beach'.")
+    tag = _TAG.match(body) if '"' not in raw else None
+    if tag:
+        return Term(sign * weight, "tag", tag.group("name"))
     path = Path(body).expanduser()
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         if path.is_file():
@@ -138,6 +146,8 @@ def query_vector(terms: list[Term], encoder, stored=()) -> np.ndarray:
         raise QueryError("The query is empty; type some words or give an image.")
     texts = [t for t in terms if t.kind == "text"]
     images = [t for t in terms if t.kind == "image"]
+    if not texts and not images and not stored:
+        raise QueryError("The query has only tags; add words or an image to rank by.")
     side = getattr(encoder, "image_size", 224)
     pictures = [decode_image(t.value, min_side=side).image for t in images]
     embeddings = [np.stack([np.asarray(v, np.float32) for _, v in stored])] if stored else []

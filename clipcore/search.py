@@ -129,10 +129,28 @@ class Searcher:
         dates = _dates(dates, after, before)
         self._check(k, sort)
         folder = self._library_folder(folder) if folder is not None else None
-        vector = self.query_vector(text, image=image, examples=examples)
-        return self._hits(vector, k, offset, threshold, folder, dates, sort)
+        only, tag_vector = self._tag_scope(text)
+        vector = self.query_vector(text, image=image, examples=examples, fallback=tag_vector)
+        return self._hits(vector, k, offset, threshold, folder, dates, sort, only)
 
-    def query_vector(self, text: str | None = None, *, image=None, examples=()) -> np.ndarray:
+    def _tag_scope(self, text: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """What ``tag:`` terms of ``text`` keep (ids, or None for no tag term) and the vector to
+        rank by when the query is tags only (see tags.tag_filter)."""
+        if not text or "tag:" not in text.lower():
+            return None, None
+        terms = parse_query(text)
+        if not any(t.kind == "tag" for t in terms):
+            return None, None
+        from .tags import tag_filter
+
+        only, vector = tag_filter(self.library, terms, self.model_identity)
+        if vector is None and all(t.kind == "tag" for t in terms):
+            raise QueryError("That tag was defined with another model; define it again "
+                             "(clipcore tag add) to search it with this one.")
+        return only, vector
+
+    def query_vector(self, text: str | None = None, *, image=None, examples=(),
+                     fallback: np.ndarray | None = None) -> np.ndarray:
         """The combined (D,) float32 L2-normalised query vector (see :meth:`search`). The model
         is loaded only when a text or a not-indexed image needs encoding."""
         wanted = bool(text and text.strip()) or (image is None and not examples)
@@ -156,6 +174,9 @@ class Searcher:
             if isinstance(target, (str, os.PathLike)) and not os.path.isfile(target):
                 raise ImageError("no such file; check the path", os.fspath(target))
             terms.append(image_term(target, example.weight))
+        terms = [t for t in terms if t.kind != "tag"]     # tag terms filter (see _tag_scope)
+        if not terms and not stored and fallback is not None:
+            return fallback
         return query_vector(terms, self.encoder, stored)
 
     def similar(self, target, *, k: int = 20, **filters) -> list[Hit]:
@@ -201,28 +222,31 @@ class Searcher:
         return self.library.vector(image_id, self.model_identity)
 
     def _hits(self, vector: np.ndarray, k: int, offset: int, threshold: float | None,
-              folder: str | None, dates: DateRange | None, sort: str) -> list[Hit]:
+              folder: str | None, dates: DateRange | None, sort: str,
+              only: np.ndarray | None = None) -> list[Hit]:
         bounds = dates.bounds() if dates is not None and dates.active else None
         offset = max(0, int(offset))
+        if only is not None and not len(only):
+            return []
         if sort == SORT_RELEVANCE:
             pairs = self.library.nearest(vector, self.model_identity, k + offset, folder=folder,
-                                         dates=bounds)[offset:]
+                                         dates=bounds, only=only)[offset:]
             return [h for h in self._rows(pairs) if threshold is None or h.score >= threshold]
-        pairs = self._above(vector, threshold, folder, bounds)
+        pairs = self._above(vector, threshold, folder, bounds, only)
         hits = self._rows(pairs)      # best first; the stable sort keeps that for equal dates
         hits.sort(key=lambda h: h.date_taken[:19] if h.date_taken else "", reverse=True)
         return hits[offset:offset + k]
 
-    def _above(self, vector, threshold, folder, bounds) -> list[tuple[int, float]]:
+    def _above(self, vector, threshold, folder, bounds, only=None) -> list[tuple[int, float]]:
         """Every (id, score) with score >= threshold in scope, best first (no threshold: the
         DATE_POOL best): the k nearest with k growing 4x until the last is below it."""
         if threshold is None:
             return self.library.nearest(vector, self.model_identity, DATE_POOL, folder=folder,
-                                        dates=bounds)
+                                        dates=bounds, only=only)
         k = 256
         while True:
             pairs = self.library.nearest(vector, self.model_identity, k, folder=folder,
-                                         dates=bounds)
+                                         dates=bounds, only=only)
             if len(pairs) < k or pairs[-1][1] < threshold:
                 return [p for p in pairs if p[1] >= threshold]
             k *= 4

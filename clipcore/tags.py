@@ -29,7 +29,7 @@ import numpy as np
 from .errors import ClipcoreError
 
 __all__ = ["DEFAULT_THRESHOLD", "TagDef", "tag_vector", "tag_scores", "check_name", "define_tag",
-           "refresh_tags", "list_tags", "tag_member_ids", "tag_members"]
+           "refresh_tags", "list_tags", "tag_member_ids", "tag_members", "tag_filter"]
 
 DEFAULT_THRESHOLD = 1.5
 _NAME = re.compile(r"^[\w][\w.-]{0,63}$")
@@ -205,3 +205,32 @@ def tag_members(library, name: str) -> list[tuple[str, float]]:
     ids, scores = tag_member_ids(library, name)
     rows = {r.id: r.path for r in library.images(ids.tolist())}
     return [(rows[i], float(s)) for i, s in zip(ids.tolist(), scores.tolist()) if i in rows]
+
+
+def tag_filter(library, terms: list, model_identity: str | None = None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """What the ``tag:`` terms of a query keep: (allowed ids (n,) int64: the photos with every
+    positive tag and none of the negative ones; the first positive tag's vector to rank by when
+    the query has nothing else, else None). Raises ClipcoreError for an unknown tag,
+    QueryError for a query of negative tags only."""
+    from .errors import QueryError
+
+    positive = [t.value for t in terms if t.kind == "tag" and t.weight > 0]
+    negative = [t.value for t in terms if t.kind == "tag" and t.weight <= 0]
+    if not positive and not any(t.kind != "tag" for t in terms):
+        raise QueryError("A query of '- tag:...' terms only keeps everything else; add words "
+                         "or a tag to look for, e.g. 'beach - tag:screenshots'.")
+    model_id = _model_id(library, model_identity)
+    if positive:
+        allowed = tag_member_ids(library, positive[0], model_identity)[0]
+        for name in positive[1:]:
+            allowed = np.intersect1d(allowed, tag_member_ids(library, name, model_identity)[0])
+    else:
+        allowed = library.catalog.vector_ids(model_id) if model_id is not None else np.empty(0, np.int64)
+    for name in negative:
+        allowed = np.setdiff1d(allowed, tag_member_ids(library, name, model_identity)[0])
+    vector = None
+    if positive and model_id is not None:
+        stored = library.catalog.tag_vector(library.catalog.tag(positive[0]).id, model_id)
+        vector = stored[0] if stored else None
+    return np.asarray(allowed, np.int64), vector

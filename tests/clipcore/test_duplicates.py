@@ -19,9 +19,9 @@ from PIL import Image
 
 from clipcore.duplicates import find_duplicates, trash_others
 from clipcore.library import Library
-from tests.helpers.e2e import TINY_CONFIG, REPO_ROOT, assert_one_line_error, make_photos, run_cli
+from tests.helpers.e2e import TINY_CONFIG, assert_one_line_error, make_photos, run_cli
 
-SHAPES_CONFIG = REPO_ROOT / "resources" / "models" / "shapes-clip.json"
+SHAPES = "shapes"   # the preset: the shipped config + its trained weights
 SAMPLES = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field",
            "immunohistochemistry", "retina", "colorwheel", "camera", "coins", "clock", "text",
            "grass", "gravel", "cell")
@@ -59,7 +59,7 @@ def copies(tmp_path_factory) -> tuple[Path, set]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", [SHAPES_CONFIG, TINY_CONFIG], ids=["shapes", "random-weights"])
+@pytest.mark.parametrize("config", [SHAPES, TINY_CONFIG], ids=["shapes", "random-weights"])
 def test_pair_precision_and_recall_on_real_photos(copies, config, tmp_path):
     folder, truth = copies
     data = tmp_path / "data"
