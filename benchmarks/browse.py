@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> str:
     years = [YEARS[i % len(YEARS)] for i in range(len(texts))]
     identity, k = encoder.identity, args.k
     with Library.open(data_dir) as library:
-        searcher = Searcher(library, encoder)
+        searcher = Searcher(library, lambda: encoder)
         for text in ("a photo", "a tree", "holiday"):
             searcher.search(text, k=k, dates=year_range(2020))
         jobs = list(zip(texts, years))

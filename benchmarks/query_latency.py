@@ -108,7 +108,7 @@ def measure_size(n: int, encoder, texts: list[str], k: int, work: str | None,
     out: dict = {"n": n}
     t0 = time.perf_counter()
     with Library.open(data_dir) as library:
-        searcher = Searcher(library, encoder)
+        searcher = Searcher(library, lambda: encoder)
         searcher.search("a photo of a beach", k=k)   # loads the index
         out["first"] = time.perf_counter() - t0
         for text in ("a photo", "a photo of a tree", "holiday pictures"):

@@ -64,7 +64,7 @@ def first_index(tree: str, data_dir: str) -> dict:
                 scanned = rss_bytes()
         seconds = time.perf_counter() - t0
         summary = event.summary
-        searcher = Searcher(library, encoder)
+        searcher = Searcher(library, lambda: encoder)
         for text in query_texts(20):
             searcher.search(text, k=20)
         after_search = rss_bytes()

@@ -138,12 +138,6 @@ class HnswIndex:
                 with contextlib.suppress(RuntimeError):
                     self._index.mark_deleted(i)
 
-    def get(self, ids: np.ndarray) -> np.ndarray:
-        """(n, D) float32 stored vectors for live labels ``ids``."""
-        with self.lock.read():
-            return np.asarray(self._index.get_items(np.asarray(ids, np.int64), return_type="numpy"),
-                              dtype=np.float32).reshape(len(ids), self.dim)
-
     def search(self, query: np.ndarray, k: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
         """query (D,) float32 -> (ids, cosine scores) best first, at most k, none deleted.
         ``allowed`` (a set of ids) restricts the result through hnswlib's filter."""

@@ -212,7 +212,7 @@ def _folder_args(folders: list[str]) -> list[str]:
 def _cmd_index(args) -> int:
     from tqdm import tqdm
 
-    from .indexer import index_folders
+    from .indexer import Phase, index_folders
 
     folders = _folder_args(args.folders)
     with _open_library(args) as library:
@@ -231,15 +231,15 @@ def _cmd_index(args) -> int:
                                    batch_size=getattr(args, "batch_size", None),
                                    download=download)
             for event in events:
-                if event.phase == "load-model":
+                if event.phase == Phase.LOAD_MODEL:
                     print(f"Loading model {_model_label(spec)} ...", file=sys.stderr)
-                elif event.phase in ("encode", "commit") and event.total:
+                elif event.phase in (Phase.ENCODE, Phase.COMMIT) and event.total:
                     if bar is None:
                         bar = tqdm(total=event.total, unit="img", desc="Indexing",
                                    file=sys.stderr, dynamic_ncols=True)
                     bar.update(event.done - bar.n)
                     last = event
-                elif event.phase == "done":
+                elif event.phase == Phase.DONE:
                     summary = event.summary
         if bar is not None:
             bar.close()

@@ -19,6 +19,7 @@ import stat
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError, features
@@ -31,7 +32,10 @@ __all__ = [
     "MAX_PIXELS",
     "MAX_FILE_BYTES",
     "DecodedImage",
+    "ModelInput",
     "decode_image",
+    "decode_for_model",
+    "read_image",
     "make_thumbnail",
 ]
 
@@ -150,6 +154,51 @@ def decode_image(source, min_side: int | None = 224, thumb_size: int | None = No
         raise ImageError("image too large (out of memory)", path) from exc
     except Exception as exc:  # any other decoder failure on bad data is a property of the file
         raise ImageError("truncated or corrupt image data", path) from exc
+
+
+class ModelInput(Protocol):
+    """What :func:`decode_for_model` needs of a model (an Encoder has both)."""
+
+    image_size: int   # the model's input side in pixels
+
+    def preprocess(self, image: "Image.Image") -> Any:
+        """Upright RGB PIL image -> the model's input tensor."""
+        ...
+
+
+def decode_for_model(source, model: ModelInput, thumb_size: int | None = None
+                     ) -> tuple[Any, DecodedImage]:
+    """The one "decode + preprocess for this model" used by the indexer and by image queries,
+    so an image gives the same input (and vector) whichever path it takes.
+
+    ``source`` as for :func:`decode_image`; it is decoded for the model's real input size
+    (``min_side=model.image_size``), then ``model.preprocess`` makes the tensor
+    ((3, S, S) float32 for an Encoder, S = ``image_size``). Returns (tensor, DecodedImage).
+    Raises ImageError.
+    """
+    decoded = decode_image(source, min_side=model.image_size, thumb_size=thumb_size)
+    return model.preprocess(decoded.image), decoded
+
+
+def read_image(source) -> "bytes | Image.Image":
+    """Read a file (path, bytes or binary file object) into memory and check from its header
+    that it is an image we decode, without decoding pixels; a PIL image is returned as is.
+    The result is a ``source`` for :func:`decode_image` / :func:`decode_for_model` that gives
+    the same pixels as the original. Lets a query fail on a bad image before a model loads.
+    Raises ImageError(reason, path)."""
+    if isinstance(source, Image.Image):
+        return source
+    path = None
+    if not isinstance(source, (bytes, bytearray, memoryview)) and not hasattr(source, "read"):
+        path = os.fspath(source)
+    try:
+        data = _read_bytes(source, path)
+        _check_pixels(_open(data).size)
+    except ImageError as exc:
+        raise ImageError(exc.reason, path) from exc
+    except Exception as exc:  # a decoder failing on bad header data is a property of the file
+        raise ImageError("truncated or corrupt image data", path) from exc
+    return data
 
 
 def make_thumbnail(image, size: int) -> "Image.Image":

@@ -26,6 +26,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable, Iterable, Iterator
 
 from . import imaging, scanner
@@ -35,7 +36,7 @@ from .errors import ImageError
 from .catalog import Changes, ImageStatus, IndexedImage, KnownImage, MovedImage, SkippedImage
 from .library import Library
 
-__all__ = ["index_folders", "IndexSummary", "ProgressEvent"]
+__all__ = ["index_folders", "IndexSummary", "ProgressEvent", "Phase"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,19 @@ COMMIT_SECONDS = 10.0       # ... or this many seconds, whichever comes first
 PREFETCH_BATCHES = 3        # decoded batches queued ahead of the encoder
 SCAN_EVENT_SECONDS = 0.25   # progress events during the scan at most this often
 CHANGED_WHILE_READ = "file changed while being read"
+
+
+class Phase(str, Enum):
+    """What an indexing run is doing (``ProgressEvent.phase``); compares equal to its value."""
+
+    SCAN = "scan"               # walking the folders, diffing against the catalog
+    LOAD_MODEL = "load-model"   # loading the encoder (only when there is work)
+    ENCODE = "encode"           # decoding + embedding a batch
+    COMMIT = "commit"           # a catalog transaction (+ vector index update) was written
+    DONE = "done"               # the last event; it carries the summary
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass
@@ -67,7 +81,7 @@ class IndexSummary:
 
 @dataclass
 class ProgressEvent:
-    phase: str                 # "scan" | "load-model" | "encode" | "commit" | "done"
+    phase: Phase
     done: int                  # images processed in this run so far
     total: int                 # images to process in this run (known after scan)
     rate: float                # images / second (encode phase)
@@ -139,7 +153,7 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
             library.apply(plan.changes)
             if plan.work and not _cancelled(cancel):
                 if encoder is None:
-                    yield ProgressEvent("load-model", 0, len(plan.work), 0.0, None, None)
+                    yield ProgressEvent(Phase.LOAD_MODEL, 0, len(plan.work), 0.0, None, None)
                     from .encoder import Encoder
                     encoder = Encoder.load(spec, progress=download, cancel=cancel)
                 work, plan.work = collections.deque(plan.work), []   # _embed frees it as it goes
@@ -155,7 +169,7 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
         if encoder is not None and not summary.cancelled:
             _refresh_tags(library, encoder)
     summary.seconds = time.monotonic() - start
-    yield ProgressEvent("done", planned, planned, summary.images_per_second, 0.0,
+    yield ProgressEvent(Phase.DONE, planned, planned, summary.images_per_second, 0.0,
                         None, summary)
 
 
@@ -208,7 +222,7 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
                 if _cancelled(cancel):
                     plan.complete = False
                     return plan
-                yield ProgressEvent("scan", seen, 0, 0.0, None, item.path)
+                yield ProgressEvent(Phase.SCAN, seen, 0, 0.0, None, item.path)
         gone.update((p, row) for p, row in known.items()
                     if not any(p.startswith(prefix) for prefix in protected))
     if _cancelled(cancel):
@@ -277,9 +291,8 @@ def _prepare(w: _Work, encoder, thumbnails, thumb_size: int) -> _Prepared:
     try:
         before = os.stat(path)
         out.size, out.mtime_ns = before.st_size, before.st_mtime_ns
-        decoded = imaging.decode_image(path, min_side=encoder.image_size,
-                                       thumb_size=thumb_size if thumbnails else None)
-        out.tensor = encoder.preprocess(decoded.image)
+        out.tensor, decoded = imaging.decode_for_model(path, encoder,
+                                                       thumb_size if thumbnails else None)
         out.digest = scanner.content_hash(path)
         after = os.stat(path)
     except FileNotFoundError:
@@ -341,7 +354,7 @@ def _embed(library: Library, work: collections.deque, spec, encoder, summary: In
         elapsed = time.monotonic() - began
         return done / elapsed if elapsed > 0 else 0.0
 
-    def event(phase: str, current: str | None) -> ProgressEvent:
+    def event(phase: Phase, current: str | None) -> ProgressEvent:
         r = rate()
         return ProgressEvent(phase, done, total, r, (total - done) / r if r > 0 else None, current)
 
@@ -380,11 +393,11 @@ def _embed(library: Library, work: collections.deque, spec, encoder, summary: In
                             p.work.entry.path, p.work.folder_id, p.size, p.mtime_ns, vec,
                             p.digest, d.width, d.height, taken, source,
                             perceptual_hash=p.perceptual))
-                yield event("encode", (batch[-1] if batch else p).work.entry.path)
+                yield event(Phase.ENCODE, (batch[-1] if batch else p).work.entry.path)
                 if len(pending) >= commit_every or time.monotonic() - last_commit >= commit_seconds:
                     library.apply(pending, spec, encoder.dim)
                     pending, last_commit = Changes(), time.monotonic()
-                    yield event("commit", None)
+                    yield event(Phase.COMMIT, None)
                 if _cancelled(cancel):
                     break
         finally:
@@ -393,7 +406,7 @@ def _embed(library: Library, work: collections.deque, spec, encoder, summary: In
     library.apply(pending, spec, encoder.dim)
     elapsed = time.monotonic() - began
     summary.images_per_second = encoded / elapsed if elapsed > 0 else 0.0
-    yield event("commit", None)
+    yield event(Phase.COMMIT, None)
 
 
 def _uncount(summary: IndexSummary, w: _Work) -> None:

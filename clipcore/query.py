@@ -33,13 +33,22 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Literal
 
 import numpy as np
 
-from .errors import QueryError
-from .imaging import IMAGE_EXTENSIONS, decode_image
+from . import imaging
+from .errors import ImageError, QueryError
+from .imaging import IMAGE_EXTENSIONS
+
+if TYPE_CHECKING:
+    from .encoder import Encoder
 
 __all__ = ["Term", "parse_query", "image_term", "query_vector"]
+
+#: What a query term is: words (encoded as text), an image (encoded as a picture) or a tag
+#: (a filter on the images the tag holds, see clipcore.tags).
+TermKind = Literal["text", "image", "tag"]
 
 _WORD = re.compile(r'"[^"]*"|[^\s"]+(?:"[^"]*"[^\s"]*)*')
 _TAG = re.compile(r"^tag:(?P<name>[\w][\w.-]*)$", re.I)
@@ -56,7 +65,7 @@ class Term:
     """
 
     weight: float  # signed: "- people" -> -1.0, "2:cat" -> 2.0
-    kind: str  # "text" | "image"
+    kind: TermKind
     value: object  # str for text; path str / PIL image / bytes for image
 
 
@@ -127,37 +136,45 @@ def _make_term(sign: float, raw: str) -> Term:
     return Term(sign * weight, "text", body)
 
 
-def query_vector(terms: list[Term], encoder, stored=()) -> np.ndarray:
+def query_vector(terms: list[Term], encoder: Encoder | None = None,
+                 stored: Iterable[tuple[float, np.ndarray]] = (), *,
+                 encoder_factory: Callable[[], Encoder] | None = None) -> np.ndarray:
     """Embed the terms and combine them: ``sum(weight_i * embedding_i)``, L2-normalised (see the
     module docstring; as in rclip).
 
-    ``encoder`` is an Encoder, or a zero-argument callable returning one, called only after every
-    image term has been read (so a bad image fails before a model is loaded) and only when there
-    are terms to embed. ``stored``: extra ``(weight, (D,) float32 embedding)`` pairs already
+    Give ``encoder`` (an Encoder), or ``encoder_factory`` (called once, only after every image
+    term has been read, so a bad image fails before a model is loaded, and only when there are
+    terms to embed). ``stored``: extra ``(weight, (D,) float32 embedding)`` pairs already
     embedded (an indexed photo's stored vector): they join the sum without any model, so
     "more like these" over indexed photos (weight 1 each) is the mean of their vectors,
-    normalised. Image terms are decoded with :func:`clipcore.imaging.decode_image` and encoded
-    in one ``encode_images`` batch, text terms in one ``encode_texts`` batch. Returns a (D,)
-    float32 L2-normalised vector. Raises QueryError when there is nothing to combine or the
-    weighted sum is zero (e.g. ``cat - cat``), ImageError when an image term cannot be read.
+    normalised. Image terms are decoded and preprocessed for the encoder's own input size by
+    :func:`clipcore.imaging.decode_for_model` (the indexer's function, so an outside copy of an
+    indexed photo gets its stored vector) and encoded in one ``encode_images`` batch, text
+    terms in one ``encode_texts`` batch. Returns a (D,) float32 L2-normalised vector. Raises
+    QueryError when there is nothing to combine or the weighted sum is zero (e.g.
+    ``cat - cat``), ImageError when an image term cannot be read, and what
+    ``encoder_factory`` raises.
     """
     stored = list(stored)
     if not terms and not stored:
         raise QueryError("The query is empty; type some words or give an image.")
+    if encoder is not None and encoder_factory is not None:
+        raise TypeError("query_vector takes an encoder or an encoder_factory, not both")
     texts = [t for t in terms if t.kind == "text"]
     images = [t for t in terms if t.kind == "image"]
     if not texts and not images and not stored:
         raise QueryError("The query has only tags; add words or an image to rank by.")
-    side = getattr(encoder, "image_size", 224)
-    pictures = [decode_image(t.value, min_side=side).image for t in images]
+    sources = [imaging.read_image(t.value) for t in images]
     embeddings = [np.stack([np.asarray(v, np.float32) for _, v in stored])] if stored else []
-    if texts or pictures:
-        if not callable(getattr(encoder, "encode_texts", None)):
-            encoder = encoder()
+    if texts or sources:
+        if encoder is None:
+            if encoder_factory is None:
+                raise TypeError("query_vector needs an encoder (or encoder_factory) for its terms")
+            encoder = encoder_factory()
         if texts:
             embeddings.append(encoder.encode_texts([str(t.value) for t in texts]))
-        if pictures:
-            embeddings.append(encoder.encode_images(pictures))
+        if sources:
+            embeddings.append(encoder.encode_images(_model_inputs(images, sources, encoder)))
     weights = np.array([w for w, _ in stored] + [t.weight for t in texts + images],
                        dtype=np.float64)
     total = weights @ np.concatenate(embeddings).astype(np.float64)
@@ -167,3 +184,17 @@ def query_vector(terms: list[Term], encoder, stored=()) -> np.ndarray:
             "The query's terms cancel out (their weighted sum is zero); change a weight or a term."
         )
     return (total / norm).astype(np.float32)
+
+
+def _model_inputs(images: list[Term], sources: list, encoder: Encoder):
+    """(n, 3, S, S) float32 tensor of the image terms, decoded as the indexer decodes them."""
+    import torch
+
+    tensors = []
+    for term, source in zip(images, sources):
+        try:
+            tensors.append(imaging.decode_for_model(source, encoder)[0])
+        except ImageError as exc:
+            where = term.value if isinstance(term.value, str) else None
+            raise ImageError(exc.reason, exc.path or where) from exc
+    return torch.stack(tensors)

@@ -1,7 +1,7 @@
 """Searcher: a query (text, images, indexed photos as examples for and against) -> hits from a
 library, best first or newest first, inside a folder and a date range.
 
-The filters (folder, date range) are applied inside :meth:`Library.nearest`, before the k
+The filters (folder, date range) are applied inside :meth:`AnnCache.nearest`, before the k
 nearest are taken, so a filter never returns fewer than k hits while more exist.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -18,7 +19,13 @@ from .dates import DateRange
 from .errors import ClipcoreError, ImageError, NotIndexedError, QueryError
 from .query import image_term, parse_query, query_vector
 
+if TYPE_CHECKING:
+    from .encoder import Encoder
+    from .library import Library
+
 __all__ = ["Hit", "Example", "Searcher", "SORT_RELEVANCE", "SORT_DATE"]
+
+NO_MODEL = "This library has no photos indexed yet; add a folder first (clipcore index DIR)."
 
 SORT_RELEVANCE, SORT_DATE = "relevance", "date"
 DATE_POOL = 200     # without a threshold, a date sort orders this many best matches
@@ -52,22 +59,22 @@ class Example:
 class Searcher:
     """query -> hits over one library.
 
-    ``encoder`` is an Encoder, a zero-argument callable returning one (called at most once, on
-    the first query that needs the model, so "find similar" on an indexed photo never loads it),
-    or None to load the library's own model on first need.
+    ``encoder_factory``: a zero-argument callable returning the Encoder (called at most once,
+    on the first query that needs the model, so "find similar" on an indexed photo never loads
+    it), or None to load the library's own model on first need. To search with an Encoder
+    already loaded, pass ``lambda: encoder``.
     ``model_identity`` picks which stored vectors to search (see ``ModelSpec.identity()``):
-    default the given Encoder's identity, else the model the library was indexed with.
+    default the model the library was indexed with.
     Thread-safe.
     """
 
-    def __init__(self, library, encoder=None, model_identity: str | None = None):
+    def __init__(self, library: Library, encoder_factory: Callable[[], Encoder] | None = None,
+                 model_identity: str | None = None):
         self.library = library
-        if encoder is not None and not callable(getattr(encoder, "encode_texts", None)):
-            self._factory, self._encoder = encoder, None
-        else:
-            self._factory, self._encoder = None, encoder
+        self._factory = encoder_factory
+        self._encoder: Encoder | None = None
         self._lock = threading.Lock()
-        self._identity = model_identity or getattr(self._encoder, "identity", None)
+        self._identity = model_identity
 
     @property
     def model_identity(self) -> str:
@@ -76,14 +83,11 @@ class Searcher:
         if self._identity is None:
             spec = self.library.model_spec()
             if spec is None:
-                raise NotIndexedError(
-                    "This library has no photos indexed yet; add a folder first "
-                    "(clipcore index DIR)."
-                )
+                raise NotIndexedError(NO_MODEL)
             self._identity = spec.identity()
         return self._identity
 
-    def encoder(self):
+    def encoder(self) -> Encoder:
         """The Encoder, loaded on first call (from the factory, or the library's model spec).
         Raises what ``Encoder.load`` raises (ModelNotFoundError, WeightsMissingError, ...)."""
         with self._lock:
@@ -94,9 +98,12 @@ class Searcher:
                     from .encoder import Encoder
 
                     self.model_identity  # raises NotIndexedError when there is no model
-                    encoder = Encoder.load(self.library.model_spec())
-                identity = getattr(encoder, "identity", None)
-                if identity and identity != self.model_identity:
+                    spec = self.library.model_spec()
+                    if spec is None:
+                        raise NotIndexedError(NO_MODEL)
+                    encoder = Encoder.load(spec)
+                identity = encoder.identity
+                if identity != self.model_identity:
                     raise ClipcoreError(
                         f"The model loaded ({identity_label(identity)}) is not the one being "
                         f"searched ({identity_label(self.model_identity)}); search with the "
@@ -131,7 +138,16 @@ class Searcher:
         folder = self._library_folder(folder) if folder is not None else None
         only, tag_vector = self._tag_scope(text)
         vector = self.query_vector(text, image=image, examples=examples, fallback=tag_vector)
-        return self._hits(vector, k, offset, threshold, folder, dates, sort, only)
+        bounds = dates.bounds() if dates is not None and dates.active else None
+        offset = max(0, int(offset))
+        if only is not None and not len(only):
+            return []
+        if sort == SORT_DATE:
+            return self._by_date(vector, k, offset, threshold, folder, bounds, only)
+        # straight to the ANN cache: search -> AnnCache.nearest -> HnswIndex.search -> hnswlib
+        pairs = self.library.ann.nearest(vector, self.model_identity, k + offset, folder,
+                                         only=only, dates=bounds)[offset:]
+        return [h for h in self._rows(pairs) if threshold is None or h.score >= threshold]
 
     def _tag_scope(self, text: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
         """What ``tag:`` terms of ``text`` keep (ids, or None for no tag term) and the vector to
@@ -177,7 +193,7 @@ class Searcher:
         terms = [t for t in terms if t.kind != "tag"]     # tag terms filter (see _tag_scope)
         if not terms and not stored and fallback is not None:
             return fallback
-        return query_vector(terms, self.encoder, stored)
+        return query_vector(terms, stored=stored, encoder_factory=self.encoder)
 
     def similar(self, target, *, k: int = 20, **filters) -> list[Hit]:
         """Photos like ``target``: an image id, or a path. An indexed photo's stored vector is
@@ -221,17 +237,10 @@ class Searcher:
             return None
         return self.library.vector(image_id, self.model_identity)
 
-    def _hits(self, vector: np.ndarray, k: int, offset: int, threshold: float | None,
-              folder: str | None, dates: DateRange | None, sort: str,
-              only: np.ndarray | None = None) -> list[Hit]:
-        bounds = dates.bounds() if dates is not None and dates.active else None
-        offset = max(0, int(offset))
-        if only is not None and not len(only):
-            return []
-        if sort == SORT_RELEVANCE:
-            pairs = self.library.nearest(vector, self.model_identity, k + offset, folder=folder,
-                                         dates=bounds, only=only)[offset:]
-            return [h for h in self._rows(pairs) if threshold is None or h.score >= threshold]
+    def _by_date(self, vector: np.ndarray, k: int, offset: int, threshold: float | None,
+                 folder: str | None, bounds: tuple[str | None, str | None] | None,
+                 only: np.ndarray | None = None) -> list[Hit]:
+        """Newest first over every match above ``threshold`` (see :meth:`search`)."""
         pairs = self._above(vector, threshold, folder, bounds, only)
         hits = self._rows(pairs)      # best first; the stable sort keeps that for equal dates
         hits.sort(key=lambda h: h.date_taken[:19] if h.date_taken else "", reverse=True)
@@ -241,12 +250,12 @@ class Searcher:
         """Every (id, score) with score >= threshold in scope, best first (no threshold: the
         DATE_POOL best): the k nearest with k growing 4x until the last is below it."""
         if threshold is None:
-            return self.library.nearest(vector, self.model_identity, DATE_POOL, folder=folder,
-                                        dates=bounds, only=only)
+            return self.library.ann.nearest(vector, self.model_identity, DATE_POOL, folder,
+                                            only=only, dates=bounds)
         k = 256
         while True:
-            pairs = self.library.nearest(vector, self.model_identity, k, folder=folder,
-                                         dates=bounds, only=only)
+            pairs = self.library.ann.nearest(vector, self.model_identity, k, folder,
+                                             only=only, dates=bounds)
             if len(pairs) < k or pairs[-1][1] < threshold:
                 return [p for p in pairs if p[1] >= threshold]
             k *= 4

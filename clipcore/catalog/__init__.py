@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from .changes import Applied, Changes, ChangesTable, IndexedImage, MovedImage, SkippedImage
 from .connection import CATALOG_FILE, Database
+from .folders import FolderInfo, FolderRow, FoldersTable
 from .hashes import HashesTable
 from .tags import TagRow, TagsTable
-from .folders import FolderInfo, FolderRemoval, FolderRow, FoldersTable
 from .images import ImageRow, ImagesTable, ImageStatus, KnownImage
 from .models import ModelRow, ModelsTable
 from .paths import fs_key, fs_path
@@ -30,7 +30,7 @@ from .vectors import VectorsTable
 
 __all__ = [
     "Catalog", "CATALOG_FILE", "SCHEMA_VERSION", "MIGRATIONS", "fs_key", "fs_path",
-    "FolderRow", "FolderInfo", "FolderRemoval", "ImageStatus", "ImageRow", "KnownImage",
+    "FolderRow", "FolderInfo", "ImageStatus", "ImageRow", "KnownImage",
     "ModelRow", "TagRow", "IndexedImage", "SkippedImage", "MovedImage", "Changes", "Applied",
 ]
 

@@ -12,7 +12,7 @@ from ..config import ModelSpec
 from . import images as _images
 from .base import Table
 from .images import ImageStatus, delete_images, move_image
-from .models import ensure_model
+from .models import ModelRow, ensure_model
 from .settings import has_model, write_model
 from .state import bump_generation
 from .hashes import put_hashes
@@ -74,7 +74,7 @@ class Applied(NamedTuple):
     generation: int          # of the transaction
     removed: np.ndarray      # (r,) int64 image ids that lost their vectors
     added: np.ndarray        # (a,) int64 image ids of ``changes.indexed``, same order
-    model_id: int | None     # the model of the added vectors (None when nothing was indexed)
+    model: ModelRow | None   # the model of the added vectors (None when nothing was indexed)
 
 
 class ChangesTable(Table):
@@ -96,11 +96,11 @@ class ChangesTable(Table):
                 if delete_image_vectors(c, image_id):
                     removed.append(image_id)
             added: list[int] = []
-            model_id = None
+            model: ModelRow | None = None
             if changes.indexed:
                 if spec is None or dim is None:
                     raise ValueError("indexed images need the spec and dim of their model")
-                model_id = ensure_model(c, spec, dim)
+                model = row = ModelRow(ensure_model(c, spec, dim), spec.identity(), dim)
                 if not has_model(c):
                     write_model(c, spec)    # a new library adopts the model of its first vectors
                 for im in changes.indexed:
@@ -108,8 +108,8 @@ class ChangesTable(Table):
                         c, im.path, im.folder_id, im.size, im.mtime_ns, ImageStatus.OK,
                         content_hash=im.content_hash, width=im.width, height=im.height,
                         date_taken=im.date_taken, date_source=im.date_source)
-                    put_vector(c, image_id, model_id, generation, im.vector)
+                    put_vector(c, image_id, row.id, generation, im.vector)
                     put_hashes(c, image_id, im.perceptual_hash)
                     added.append(image_id)
         return Applied(generation, np.asarray(removed, np.int64), np.asarray(added, np.int64),
-                       model_id)
+                       model)

@@ -9,11 +9,12 @@ from typing import NamedTuple
 import numpy as np
 
 from .base import Table
+from .changes import Applied
 from .images import ImageStatus
 from .paths import fs_key, fs_path, path_range
 from .state import bump_generation
 
-__all__ = ["FolderRow", "FolderInfo", "FolderRemoval", "FoldersTable"]
+__all__ = ["FolderRow", "FolderInfo", "FoldersTable"]
 
 
 class FolderRow(NamedTuple):
@@ -28,11 +29,6 @@ class FolderInfo:
     image_count: int       # images known in this folder (any status)
     indexed_count: int     # images with a vector for the library's current model
     skipped_count: int     # images with a skip reason
-
-
-class FolderRemoval(NamedTuple):
-    generation: int        # of the transaction that removed it
-    image_ids: np.ndarray  # (n,) int64 ids of the images forgotten with it
 
 
 class FoldersTable(Table):
@@ -69,12 +65,12 @@ class FoldersTable(Table):
             c.execute("DELETE FROM folders WHERE path >= ? AND path < ?", (lo, hi))
         return fid
 
-    def delete_folder(self, folder_id: int) -> FolderRemoval:
+    def delete_folder(self, folder_id: int) -> Applied:
         """Forget a library folder and its images and vectors (one transaction that bumps the
-        generation). Returns the generation and the ids of the images forgotten."""
+        generation). ``Applied.removed``: the ids of the images forgotten."""
         with self.transaction("the library folders") as c:
             rows = c.execute("SELECT id FROM images WHERE folder_id = ?", (folder_id,))
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64)
             c.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
             generation = bump_generation(c)
-        return FolderRemoval(generation, ids)
+        return Applied(generation, ids, np.empty(0, np.int64), None)

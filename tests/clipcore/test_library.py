@@ -141,12 +141,12 @@ def test_a_reader_sees_what_another_writer_commits(tmp_path, data_dir):
 
 
 def test_a_crash_between_commit_and_index_save_is_caught_up(tmp_path, data_dir, monkeypatch, caplog):
-    import clipcore.library as library_module
+    from clipcore.ann_cache import AnnCache
 
     vecs = clustered_unit_vectors(80, 16)
     with Library.open(data_dir, HNSW) as lib:
         first = fill(lib, tmp_path / "a", vecs[:40])
-        monkeypatch.setattr(library_module.Library, "_save_if_writer", lambda *a, **k: None)
+        monkeypatch.setattr(AnnCache, "_save_if_writer", lambda *a, **k: None)
         second = fill(lib, tmp_path / "b", vecs[40:])     # committed; index file not saved
     monkeypatch.undo()
     caplog.set_level("WARNING", logger="clipcore")

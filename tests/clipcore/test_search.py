@@ -178,7 +178,7 @@ def test_without_an_encoder_the_librarys_own_model_is_loaded(lib, encoder):
     library, _, _ = lib
     hits = Searcher(library).search("a cat", k=4)
     assert [h.path for h in hits] == [h.path for h in
-                                      Searcher(library, encoder).search("a cat", k=4)]
+                                      Searcher(library, lambda: encoder).search("a cat", k=4)]
 
 
 def test_an_encoder_for_another_model_is_refused(lib, tmp_path):

@@ -39,7 +39,7 @@ def searcher(tmp_path_factory):
     events = list(index_folders(library, [str(photos)], encoder.spec, encoder=encoder))
     summary = events[-1].summary
     assert (summary.new, summary.skipped) == (len(drawings), 0)
-    yield Searcher(library, encoder)
+    yield Searcher(library, lambda: encoder)
     library.close()
 
 

@@ -1,0 +1,266 @@
+"""The ANN cache: hnswlib indexes kept in step with the catalog, one per model.
+
+The catalog is the truth; an ``ann-<model_id>.hnsw`` file (see :mod:`clipcore.ann`) is a cache
+of one model's vectors, valid for the catalog generation ("watermark") written in its sidecar.
+:class:`AnnCache` owns those caches for one data directory:
+
+- on first use a model's index is loaded; a file that is missing, corrupt, or from another
+  model or catalog (sidecar ``model_identity`` / ``dim`` / ``catalog_uid``) is rebuilt from the
+  catalog, with a warning unless the model's first vectors were just written;
+- an index behind the catalog (another process wrote, or this one crashed before saving)
+  catches up: vectors with ``seq`` > watermark are (re)added, vanished ids marked deleted;
+  an index ahead of the catalog (a restored backup) is rebuilt;
+- after each commit of this process (:meth:`AnnCache.apply`) the loaded indexes that were
+  current take the commit's additions and removals directly;
+- save policy: an index is saved only by the process holding the writer lock (taken without
+  waiting: a reader never writes the file) and, unless forced, only when its last save took
+  less than 10% of the time since that save, so a 1M-image index is not rewritten every few
+  seconds (a stale file only costs a catch-up on the next open);
+- below ``params.exact_below`` vectors the search is exact (one (N, D) float32 matrix product,
+  the matrix cached per watermark); above, HNSW (a folder filter with fewer than
+  ``exact_below`` images is searched exactly too).
+
+Thread-safe: loads, catch-ups and applies are serialised by one re-entrant lock; searches run
+outside it (HnswIndex has its own reader-writer lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable, ContextManager, Iterable, Protocol
+
+import numpy as np
+
+from .ann import HnswIndex, StaleIndex, exact_knn, index_paths, load_index
+from .catalog import Applied, Catalog, ModelRow
+from .config import IndexParams
+from .errors import LibraryBusyError
+
+__all__ = ["AnnCache", "gather_vectors"]
+
+log = logging.getLogger(__name__)
+
+SAVE_BUDGET = 0.1   # unforced saves take at most this share of the time between saves
+
+
+class WriterLockLike(Protocol):
+    def hold(self, timeout: float | None = None) -> ContextManager[object]: ...
+
+
+def gather_vectors(chunks: Iterable[tuple[np.ndarray, np.ndarray]], dim: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Join the catalog's (ids, vectors) chunks into ids (N,) int64 and vectors (N, D) float32."""
+    chunks = list(chunks)
+    if not chunks:
+        return np.empty(0, np.int64), np.empty((0, dim), np.float32)
+    return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+
+
+class _ModelCache:
+    """One model's HnswIndex, its files, its exact matrix and its save bookkeeping."""
+
+    def __init__(self, model: ModelRow, paths: tuple[Path, Path]):
+        self.model = model
+        self.paths = paths
+        self.hnsw: HnswIndex | None = None
+        self.exact: tuple[int, np.ndarray, np.ndarray] | None = None   # (watermark, ids, matrix)
+        self.dirty = False           # in-memory state newer than the saved file
+        self.save_seconds = 0.0      # how long the last save took
+        self.saved_at = 0.0          # time.monotonic() of the last save
+
+
+class AnnCache:
+    """The vector indexes of one data directory (``data_dir``), kept in step with ``catalog``.
+
+    ``writer_lock``: the data directory's writer lock; a save happens only when
+    ``writer_lock.hold(timeout=0)`` succeeds (raises LibraryBusyError otherwise).
+    """
+
+    def __init__(self, catalog: Catalog, data_dir: Path, params: IndexParams,
+                 writer_lock: WriterLockLike):
+        self.catalog = catalog
+        self.data_dir = data_dir
+        self.params = params
+        self.writer_lock = writer_lock
+        self._guard = threading.RLock()
+        self._models: dict[str, _ModelCache] = {}
+
+    # -- search --------------------------------------------------------------------------
+    def nearest(self, query: np.ndarray, model_identity: str, k: int,
+                folder: str | None = None, only: np.ndarray | None = None,
+                dates: tuple[str | None, str | None] | None = None) -> list[tuple[int, float]]:
+        """query (D,) float32 L2-normalised -> [(image_id, cosine)] best first, at most k,
+        never a deleted image. Filters, applied before the k nearest are taken (a filtered
+        search returns min(k, matching) hits): ``folder``, an absolute path (images inside it:
+        a library folder or any folder inside one); ``only``, ids (n,) int64; ``dates``,
+        ``[lo, hi)`` ISO strings (either None = open) on the date taken (see clipcore.dates).
+        [] for a model with no vectors."""
+        mc = self._model(model_identity)
+        if mc is None or k <= 0:
+            return []
+        allowed = None if folder is None else self.catalog.image_ids_under(folder)
+        if only is not None:
+            only = np.asarray(only, np.int64)
+            allowed = only if allowed is None else np.intersect1d(allowed, only)
+        if dates is not None:
+            dated = self.catalog.image_ids_taken_between(*dates)
+            allowed = dated if allowed is None else np.intersect1d(allowed, dated)
+        query = np.asarray(query, dtype=np.float32).reshape(-1)
+        exact: tuple[np.ndarray, np.ndarray] | None = None
+        with self._guard:
+            hnsw = self._ensure(mc)
+            if hnsw.live < self.params.exact_below:
+                exact = self._exact_matrix(mc, hnsw.watermark)
+            else:
+                mc.exact = None                   # above exact_below: no second copy in RAM
+        if exact is not None:
+            ids, mat = exact
+            if allowed is not None:
+                keep = np.isin(ids, allowed)
+                ids, mat = ids[keep], mat[keep]
+            found = exact_knn(mat, ids, query, k)
+        elif allowed is not None and len(allowed) < self.params.exact_below:
+            found = self._exact_among(mc, allowed, query, k)
+        else:
+            found = hnsw.search(query, k, None if allowed is None else set(allowed.tolist()))
+            if allowed is not None and len(found[0]) < min(k, len(allowed)):
+                # hnswlib's filtered search can miss reachable matches: never return fewer
+                # than k while more exist
+                found = self._exact_among(mc, allowed, query, k)
+        return [(int(i), float(s)) for i, s in zip(*found)]
+
+    def _exact_among(self, mc: _ModelCache, allowed: np.ndarray, query: np.ndarray, k: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        ids, mat = gather_vectors(self.catalog.iter_vectors(mc.model.id, image_ids=allowed),
+                                  mc.model.dim)
+        return exact_knn(mat, ids, query, k)
+
+    def neighbours(self, vectors: np.ndarray, k: int, model_identity: str
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest images of each row of ``vectors`` (n, D) float32 through the HNSW
+        index, the whole batch on every core: (ids (n, k) int64, -1 where fewer; cosines
+        (n, k) float32), best first. For all-pairs jobs (duplicates)."""
+        mc = self._model(model_identity)
+        if mc is None:
+            return np.full((len(vectors), 0), -1, np.int64), np.zeros((len(vectors), 0), np.float32)
+        with self._guard:
+            hnsw = self._ensure(mc)
+        return hnsw.search_many(vectors, k)
+
+    # -- writes ----------------------------------------------------------------------------
+    def apply(self, commit: Callable[[], Applied], vectors: np.ndarray | None = None) -> Applied:
+        """Run ``commit`` (a catalog transaction) and apply what it did to the loaded indexes
+        that were current before it; the others catch up from the catalog on their next use.
+        ``vectors`` (a, D) float32: the vectors of ``Applied.added``, same order."""
+        with self._guard:
+            applied = commit()
+            added = None
+            if applied.model is not None and len(applied.added):
+                added = self._model(applied.model.identity)
+                if added is not None and added.hnsw is None:   # load or build, then catch up
+                    self._ensure(added, new=self.catalog.count_vectors(applied.model.id)
+                                 == len(applied.added))
+            for mc in self._models.values():
+                hnsw = mc.hnsw
+                if hnsw is None or hnsw.watermark != applied.generation - 1:
+                    continue
+                hnsw.remove(applied.removed)
+                if mc is added and vectors is not None:
+                    hnsw.add(applied.added, vectors)
+                hnsw.live = self.catalog.count_vectors(mc.model.id)
+                hnsw.watermark, mc.dirty = applied.generation, True
+        return applied
+
+    def save(self, force: bool = True) -> None:
+        """Save every loaded index that changed (see the save policy in the module docstring).
+        Runs outside the guard: a save only reads the index (searches go on meanwhile)."""
+        with self._guard:
+            caches = list(self._models.values())
+        for mc in caches:
+            self._save_if_writer(mc, force=force)
+
+    # -- internals -------------------------------------------------------------------------
+    def _model(self, identity: str) -> _ModelCache | None:
+        with self._guard:
+            mc = self._models.get(identity)
+            if mc is None:
+                model = self.catalog.model(identity)
+                if model is None:
+                    return None
+                mc = self._models[identity] = _ModelCache(
+                    model, index_paths(self.data_dir, model.id))
+            return mc
+
+    def _expect(self, mc: _ModelCache) -> dict:
+        """What the sidecar of ``mc``'s file must say for the file to be used."""
+        return {"model_identity": mc.model.identity, "dim": mc.model.dim,
+                "catalog_uid": self.catalog.catalog_uid()}
+
+    def _ensure(self, mc: _ModelCache, new: bool = False) -> HnswIndex:
+        """Load (or rebuild) the index and catch up with the catalog. Caller holds the guard.
+        ``new``: the model's first vectors were just written (no file is expected)."""
+        if mc.hnsw is None:
+            try:
+                mc.hnsw = load_index(*mc.paths, self.params, self._expect(mc))
+            except StaleIndex as why:
+                return self._rebuild(mc, None if new else
+                                     f"The vector index for model {mc.model.identity} cannot "
+                                     f"be used ({why})")
+        generation = self.catalog.generation()
+        if mc.hnsw.watermark > generation:
+            return self._rebuild(mc, f"The vector index for model {mc.model.identity} is newer "
+                                     "than the catalog")
+        if mc.hnsw.watermark < generation:
+            self._catch_up(mc, mc.hnsw)
+        return mc.hnsw
+
+    def _rebuild(self, mc: _ModelCache, why: str | None) -> HnswIndex:
+        cat = self.catalog
+        with cat.snapshot():
+            generation, n = cat.generation(), cat.count_vectors(mc.model.id)
+            if why and (n or mc.paths[0].exists()):
+                log.warning("%s; rebuilding it from the catalog (%d images).", why, n)
+            hnsw = HnswIndex(mc.model.dim, self.params, capacity=n + 1024, watermark=generation)
+            for ids, vecs in cat.iter_vectors(mc.model.id):
+                hnsw.add(ids, vecs, num_threads=-1)
+        hnsw.live = n
+        mc.hnsw, mc.dirty = hnsw, True
+        self._save_if_writer(mc)
+        return hnsw
+
+    def _catch_up(self, mc: _ModelCache, hnsw: HnswIndex) -> None:
+        """Apply what other processes (or a crash before the last save) changed since the
+        index's watermark: vectors written later are (re)added, vanished ids marked deleted."""
+        cat = self.catalog
+        with cat.snapshot():
+            generation = cat.generation()
+            for ids, vecs in cat.iter_vectors(mc.model.id, since_seq=hnsw.watermark):
+                hnsw.add(ids, vecs)
+            live_ids = cat.vector_ids(mc.model.id)
+        hnsw.remove(np.setdiff1d(hnsw.labels(), live_ids, assume_unique=True))
+        hnsw.live, hnsw.watermark, mc.dirty = len(live_ids), generation, True
+
+    def _exact_matrix(self, mc: _ModelCache, mark: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids (N,) int64, vectors (N, D) float32) from the catalog, cached per watermark."""
+        if mc.exact is None or mc.exact[0] != mark:
+            mc.exact = (mark, *gather_vectors(self.catalog.iter_vectors(mc.model.id),
+                                              mc.model.dim))
+        return mc.exact[1], mc.exact[2]
+
+    def _save_if_writer(self, mc: _ModelCache, force: bool = False) -> None:
+        """Save ``mc`` if dirty and this process can take the writer lock without waiting.
+        Unless ``force``, only when the last save took < SAVE_BUDGET of the time since it."""
+        if not mc.dirty or mc.hnsw is None:
+            return
+        if not force and mc.save_seconds > SAVE_BUDGET * (time.monotonic() - mc.saved_at):
+            return
+        with contextlib.suppress(LibraryBusyError):   # another process writes; it saves
+            with self.writer_lock.hold(timeout=0):
+                start = time.monotonic()
+                mc.hnsw.save(*mc.paths, self._expect(mc))
+                mc.saved_at = time.monotonic()
+                mc.save_seconds, mc.dirty = mc.saved_at - start, False
