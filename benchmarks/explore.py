@@ -1,0 +1,140 @@
+"""Exploring a big library: duplicates, groups, map and tag refresh over N synthetic 512-d
+vectors (issue 13: 100,000 vectors; duplicates <= 60 s, groups <= 60 s, map <= 3 min and
+<= 1 GB extra RAM, tag refresh <= 10 s; all cancellable).
+
+The vectors are clustered (benchmarks.synthetic) with 1% near-duplicate copies (noise of
+norm 0.05). Each job runs on plain arrays, as clipcore's library functions call it; the HNSW
+index the duplicate finder queries is built first (as the library keeps it, not timed as part of
+the job). Cancel latency: a second run of each job is cancelled 1 s after its start; the table
+says how long it took to stop. Peak extra RAM: the highest RSS sampled every 50 ms during the
+job minus the RSS before it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+
+from benchmarks.common import Report, base_parser, fmt_bytes, machine_line, rss_bytes
+from benchmarks.synthetic import clustered_unit_vectors
+
+
+class _Peak:
+    def __init__(self):
+        self.base, self.peak, self.stop = rss_bytes(), rss_bytes(), threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop.wait(0.05):
+            self.peak = max(self.peak, rss_bytes())
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def _timed(fn):
+    with _Peak() as peak:
+        start = time.perf_counter()
+        result = fn(None)
+        seconds = time.perf_counter() - start
+    return result, seconds, max(0, peak.peak - peak.base)
+
+
+def _cancel_latency(fn, after: float = 1.0) -> float | None:
+    from clipcore.jobs import Cancelled
+
+    cancel = threading.Event()
+    timer = threading.Timer(after, cancel.set)
+    timer.start()
+    start = time.perf_counter()
+    try:
+        fn(cancel)
+    except Cancelled:
+        return time.perf_counter() - start - after
+    finally:
+        timer.cancel()
+    return None   # finished before the cancel
+
+
+def main(argv=None) -> str:
+    import hnswlib
+
+    from clipcore.duplicates import group_duplicates
+    from clipcore.groups import make_groups
+    from clipcore.libmap import fit_layout
+    from clipcore.tags import tag_scores, tag_vector
+
+    parser = base_parser(__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000)
+    args = parser.parse_args(argv)
+    report = Report("Exploring a library (issue 13)")
+    report.emit(f"_Machine: {machine_line()}. Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+                f"`python -m benchmarks.explore --size {args.size}`._\n")
+    n, dim = args.size, 512
+    rng = np.random.default_rng(0)
+    vectors = clustered_unit_vectors(n, dim, clusters=max(10, n // 100))
+    dup = rng.choice(n, n // 100, replace=False)
+    src = rng.choice(n, n // 100, replace=False)
+    noisy = vectors[src] + 0.05 * rng.standard_normal((len(src), dim), dtype=np.float32) / np.sqrt(dim)
+    vectors[dup] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+    ids = np.arange(n, dtype=np.int64)
+    hashes = [(int(i), int(i)) for i in range(n)]
+    for a, b in zip(dup.tolist(), src.tolist()):
+        hashes[a] = hashes[b]
+
+    start = time.perf_counter()
+    index = hnswlib.Index(space="ip", dim=dim)
+    index.init_index(max_elements=n, M=32, ef_construction=200, random_seed=100)
+    index.add_items(vectors, ids, num_threads=-1)
+    index.set_ef(128)
+    build = time.perf_counter() - start
+
+    def knn_all(s, e, k):
+        labels, dists = index.knn_query(vectors[s:e], k=k + 1, num_threads=-1)
+        return labels.astype(np.int64), (1 - dists).astype(np.float32)
+
+    labels = rng.standard_normal((150, dim), dtype=np.float32)
+    labels /= np.linalg.norm(labels, axis=1, keepdims=True)
+    tag = tag_vector(vectors[0])
+    jobs = {
+        "duplicates": lambda c: group_duplicates(vectors, hashes, [None] * n, knn_all=knn_all, cancel=c),
+        "groups": lambda c: make_groups(ids, vectors, labels, [f"l{i}" for i in range(150)], cancel=c),
+        "map": lambda c: fit_layout(ids, vectors, "auto", cancel=c),
+        "tag refresh": lambda c: tag_scores(vectors, tag, labels, cancel=c),
+    }
+    limits = {"duplicates": 60, "groups": 60, "map": 180, "tag refresh": 10}
+    rows, results = [], {}
+    for name, fn in jobs.items():
+        load = os.getloadavg()[0]
+        result, seconds, extra = _timed(fn)
+        stop = _cancel_latency(fn)
+        results[name] = (result, seconds, extra)
+        detail = {"duplicates": lambda r: f"{len(r)} groups (planted {len(dup)} copies)",
+                  "groups": lambda r: f"{len(r)} groups",
+                  "map": lambda r: f"{r.method}, {len(r.ids)} photos placed",
+                  "tag refresh": lambda r: f"{int((r >= 1.5).sum())} photos tagged"}[name](result)
+        rows.append((name, f"{seconds:.1f}", fmt_bytes(extra),
+                     "finished first" if stop is None else f"{stop:.2f}", f"{load:.2f}", detail))
+    report.emit(f"{n:,} vectors of {dim} dims; HNSW index built first in {build:.0f} s (M=32, "
+                "ef_construction=200, not part of the duplicates time).\n")
+    report.table(["job", "seconds", "peak extra RAM", "seconds to stop after cancel",
+                  "load average at start", "result"], rows)
+    for name, limit in limits.items():
+        _, seconds, extra = results[name]
+        ok = seconds <= limit and (name != "map" or extra <= 1 << 30)
+        report.target(f"{name} <= {limit} s" + (" and <= 1 GB extra RAM" if name == "map" else ""),
+                      f"{seconds:.1f} s" + (f", {fmt_bytes(extra)}" if name == "map" else ""), ok,
+                      "" if ok else "measured under load (see the load average)")
+    return report.text()
+
+
+if __name__ == "__main__":
+    main()
