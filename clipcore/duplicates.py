@@ -28,15 +28,27 @@ differ in ~64 +- 6 bits (two Binomial(64, 1/2)).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from .jobs import Cancelled, Progress, check_cancel, report
 
-__all__ = ["find_duplicates", "trash_others", "Cancelled", "DEFAULT_THRESHOLD", "DEFAULT_MAX_DISTANCE", "DuplicateGroup", "perceptual_hash",
-           "hamming", "neighbour_pairs", "components", "group_duplicates", "keep_order"]
+__all__ = [
+    "DEFAULT_MAX_DISTANCE",
+    "DEFAULT_THRESHOLD",
+    "Cancelled",
+    "DuplicateGroup",
+    "components",
+    "find_duplicates",
+    "group_duplicates",
+    "hamming",
+    "keep_order",
+    "neighbour_pairs",
+    "perceptual_hash",
+    "trash_others",
+]
 
 DEFAULT_THRESHOLD = 0.85     # cosine similarity for a candidate pair (adjustable: --threshold)
 DEFAULT_MAX_DISTANCE = 32    # pHash + dHash bits (of 128) that may differ for a confirmed pair

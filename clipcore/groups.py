@@ -25,7 +25,7 @@ import numpy as np
 
 from .jobs import Progress, check_cancel, report
 
-__all__ = ["Group", "cluster", "name_groups", "make_groups", "MAX_GROUPS"]
+__all__ = ["MAX_GROUPS", "Group", "cluster", "make_groups", "name_groups"]
 
 MAX_GROUPS = 80          # the most groups offered (a list a person can scan)
 MIN_PER_GROUP = 6        # at most N / MIN_PER_GROUP groups

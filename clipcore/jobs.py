@@ -8,9 +8,9 @@ to its "cancelled" signal.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-__all__ = ["Cancelled", "check_cancel", "Progress", "report"]
+__all__ = ["Cancelled", "Progress", "check_cancel", "report"]
 
 Progress = Callable[[int, int, str], None]
 

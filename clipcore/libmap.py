@@ -27,7 +27,7 @@ import numpy as np
 
 from .jobs import Progress, check_cancel, report
 
-__all__ = ["MapModel", "fit_layout", "render_png", "UMAP_FROM"]
+__all__ = ["UMAP_FROM", "MapModel", "fit_layout", "render_png"]
 
 UMAP_FROM = 200            # photos; fewer: PCA only
 UMAP_INPUT_DIMS = 50       # PCA components fed to UMAP
@@ -50,7 +50,7 @@ class MapModel:
     reducer: object = None
     vectors: np.ndarray | None = None
 
-    def place(self, new_ids: np.ndarray, new_vectors: np.ndarray) -> "MapModel":
+    def place(self, new_ids: np.ndarray, new_vectors: np.ndarray) -> MapModel:
         """Add photos (ids (M,), vectors (M, D) L2-normalised) without refitting: the reducer's
         transform when there is one, else the weighted mean of their nearest mapped photos.
         Returns a new MapModel holding old and new photos."""

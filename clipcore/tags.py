@@ -28,8 +28,19 @@ import numpy as np
 
 from .errors import ClipcoreError
 
-__all__ = ["DEFAULT_THRESHOLD", "TagDef", "tag_vector", "tag_scores", "check_name", "define_tag",
-           "refresh_tags", "list_tags", "tag_member_ids", "tag_members", "tag_filter"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "TagDef",
+    "check_name",
+    "define_tag",
+    "list_tags",
+    "refresh_tags",
+    "tag_filter",
+    "tag_member_ids",
+    "tag_members",
+    "tag_scores",
+    "tag_vector",
+]
 
 DEFAULT_THRESHOLD = 1.5
 _NAME = re.compile(r"^[\w][\w.-]{0,63}$")

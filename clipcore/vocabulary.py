@@ -19,7 +19,7 @@ import numpy as np
 from .config import resolve_cache_dir, resources_dir
 from .errors import ClipcoreError
 
-__all__ = ["DEFAULT_VOCABULARY", "load_labels", "label_embeddings"]
+__all__ = ["DEFAULT_VOCABULARY", "label_embeddings", "load_labels"]
 
 DEFAULT_VOCABULARY = "vocabulary.txt"
 

@@ -15,23 +15,45 @@ append ``tags.MIGRATION`` to ``schema.MIGRATIONS`` and ``TagsTable`` to ``Catalo
 
 from __future__ import annotations
 
-from .changes import Applied, Changes, ChangesTable, IndexedImage, MovedImage, SkippedImage
+from .changes import (
+    Applied,
+    Changes,
+    ChangesTable,
+    IndexedImage,
+    MovedImage,
+    SkippedImage,
+)
 from .connection import CATALOG_FILE, Database
 from .folders import FolderInfo, FolderRow, FoldersTable
 from .hashes import HashesTable
-from .tags import TagRow, TagsTable
 from .images import ImageRow, ImagesTable, ImageStatus, KnownImage
 from .models import ModelRow, ModelsTable
 from .paths import fs_key, fs_path
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .settings import SettingsTable
 from .state import StateTable
+from .tags import TagRow, TagsTable
 from .vectors import VectorsTable
 
 __all__ = [
-    "Catalog", "CATALOG_FILE", "SCHEMA_VERSION", "MIGRATIONS", "fs_key", "fs_path",
-    "FolderRow", "FolderInfo", "ImageStatus", "ImageRow", "KnownImage",
-    "ModelRow", "TagRow", "IndexedImage", "SkippedImage", "MovedImage", "Changes", "Applied",
+    "CATALOG_FILE",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Applied",
+    "Catalog",
+    "Changes",
+    "FolderInfo",
+    "FolderRow",
+    "ImageRow",
+    "ImageStatus",
+    "IndexedImage",
+    "KnownImage",
+    "ModelRow",
+    "MovedImage",
+    "SkippedImage",
+    "TagRow",
+    "fs_key",
+    "fs_path",
 ]
 
 

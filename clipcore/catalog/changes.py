@@ -11,14 +11,14 @@ import numpy as np
 from ..config import ModelSpec
 from . import images as _images
 from .base import Table
+from .hashes import put_hashes
 from .images import ImageStatus, delete_images, move_image
 from .models import ModelRow, ensure_model
 from .settings import has_model, write_model
 from .state import bump_generation
-from .hashes import put_hashes
 from .vectors import delete_image_vectors, put_vector
 
-__all__ = ["IndexedImage", "SkippedImage", "MovedImage", "Changes", "Applied", "ChangesTable"]
+__all__ = ["Applied", "Changes", "ChangesTable", "IndexedImage", "MovedImage", "SkippedImage"]
 
 
 @dataclass

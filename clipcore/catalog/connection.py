@@ -19,16 +19,21 @@ import contextlib
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import quote
 
-from ..errors import (CatalogError, CatalogVersionError, LibraryBusyError, disk_full_error,
-                      disk_nearly_full)
+from ..errors import (
+    CatalogError,
+    CatalogVersionError,
+    LibraryBusyError,
+    disk_full_error,
+    disk_nearly_full,
+)
 from .base import Table
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Database", "CATALOG_FILE"]
+__all__ = ["CATALOG_FILE", "Database"]
 
 CATALOG_FILE = "catalog.sqlite"
 

@@ -14,7 +14,7 @@ from .images import ImageStatus
 from .paths import fs_key, fs_path, path_range
 from .state import bump_generation
 
-__all__ = ["FolderRow", "FolderInfo", "FoldersTable"]
+__all__ = ["FolderInfo", "FolderRow", "FoldersTable"]
 
 
 class FolderRow(NamedTuple):

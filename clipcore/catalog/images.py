@@ -12,7 +12,7 @@ import numpy as np
 from .base import Table
 from .paths import fs_key, fs_path, path_range
 
-__all__ = ["ImageStatus", "ImageRow", "KnownImage", "ImagesTable", "upsert_image"]
+__all__ = ["ImageRow", "ImageStatus", "ImagesTable", "KnownImage", "upsert_image"]
 
 _COLUMNS = ("id, path, size, mtime_ns, width, height, date_taken, status, skip_reason, "
             "date_source")

@@ -4,13 +4,13 @@ generation (``seq``) of the transaction that wrote it."""
 from __future__ import annotations
 
 import sqlite3
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 from .base import Table
 
-__all__ = ["VectorsTable", "put_vector", "delete_image_vectors"]
+__all__ = ["VectorsTable", "delete_image_vectors", "put_vector"]
 
 PARAMS_PER_QUERY = 900   # stay under SQLite's host-parameter limit
 

@@ -8,13 +8,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipcore.duplicates import (components, group_duplicates, hamming, keep_order,
-                                 neighbour_pairs, perceptual_hash)
+from clipcore.duplicates import (
+    components,
+    group_duplicates,
+    hamming,
+    keep_order,
+    neighbour_pairs,
+    perceptual_hash,
+)
+from clipcore.errors import ClipcoreError
 from clipcore.groups import cluster, make_groups
 from clipcore.jobs import Cancelled
 from clipcore.libmap import fit_layout, render_png
 from clipcore.tags import check_name, tag_scores, tag_vector
-from clipcore.errors import ClipcoreError
 
 
 def unit(x):
