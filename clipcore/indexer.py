@@ -6,8 +6,8 @@ CLI prints the events, tests assert on them, the desktop worker turns them into 
    (no model load, no file read).
 2. moves, removals and scan problems are committed at once. A file that vanished and a new file
    with the same size and ``scanner.content_hash`` is a move: the row keeps its id and vectors.
-3. new / changed / not-yet-embedded files: decoded (``imaging.decode_image``) and
-   preprocessed by a thread pool a few batches ahead of the encoder (Pillow releases the GIL),
+3. new / changed / not-yet-embedded files: decoded and preprocessed for the model
+   (``imaging.decode_for_model``, the same function image queries use) by a thread pool a few batches ahead of the encoder (Pillow releases the GIL),
    each file decoded once (the thumbnail comes from the same decode, and so does the date taken:
    EXIF DateTimeOriginal, else the file's modification time, marked "file"), encoded in batches.
 4. every ``commit_every`` images or ``commit_seconds`` seconds: one catalog transaction + the
@@ -26,7 +26,6 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Callable, Iterable, Iterator
 
 from . import imaging, scanner
@@ -35,6 +34,7 @@ from .dates import SOURCE_EXIF, SOURCE_FILE, file_date
 from .errors import ImageError
 from .catalog import Changes, ImageStatus, IndexedImage, KnownImage, MovedImage, SkippedImage
 from .library import Library
+from .progress import IndexSummary, Phase, ProgressEvent
 
 __all__ = ["index_folders", "IndexSummary", "ProgressEvent", "Phase"]
 
@@ -45,49 +45,6 @@ COMMIT_SECONDS = 10.0       # ... or this many seconds, whichever comes first
 PREFETCH_BATCHES = 3        # decoded batches queued ahead of the encoder
 SCAN_EVENT_SECONDS = 0.25   # progress events during the scan at most this often
 CHANGED_WHILE_READ = "file changed while being read"
-
-
-class Phase(str, Enum):
-    """What an indexing run is doing (``ProgressEvent.phase``); compares equal to its value."""
-
-    SCAN = "scan"               # walking the folders, diffing against the catalog
-    LOAD_MODEL = "load-model"   # loading the encoder (only when there is work)
-    ENCODE = "encode"           # decoding + embedding a batch
-    COMMIT = "commit"           # a catalog transaction (+ vector index update) was written
-    DONE = "done"               # the last event; it carries the summary
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass
-class IndexSummary:
-    new: int = 0
-    changed: int = 0
-    moved: int = 0
-    removed: int = 0
-    unchanged: int = 0
-    skipped: int = 0
-    skip_reasons: dict[str, int] = field(default_factory=dict)   # reason -> count
-    ignored: dict[str, int] = field(default_factory=dict)   # other files: kind -> count
-    seconds: float = 0.0
-    images_per_second: float = 0.0
-    cancelled: bool = False
-
-    def skip(self, reason: str) -> None:
-        self.skipped += 1
-        self.skip_reasons[reason] = self.skip_reasons.get(reason, 0) + 1
-
-
-@dataclass
-class ProgressEvent:
-    phase: Phase
-    done: int                  # images processed in this run so far
-    total: int                 # images to process in this run (known after scan)
-    rate: float                # images / second (encode phase)
-    eta_seconds: float | None
-    current: str | None        # path being processed
-    summary: IndexSummary | None = None   # set on the final "done" event
 
 
 @dataclass
