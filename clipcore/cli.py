@@ -353,8 +353,14 @@ def _cmd_info(args) -> int:
         folders = library.folders()
         print(f"Folders ({len(folders)}):")
         for f in folders:
-            print(f"  {f.path}: {f.image_count} files, {f.indexed_count} indexed, "
-                  f"{f.skipped_count} skipped")
+            left = f", {f.pending:,} not indexed yet" if f.pending else ""
+            print(f"  {f.path}: {f.image_count:,} files, {f.indexed_count:,} indexed, "
+                  f"{f.skipped_count:,} skipped{left}")
+        waiting = sum(f.pending for f in folders)
+        if waiting:
+            print(f"{waiting:,} photo{'s' * (waiting != 1)} found by the last run "
+                  f"{'are' if waiting != 1 else 'is'} not indexed yet (it was cancelled); run "
+                  "'clipcore index' to finish.")
         skipped = library.skipped()
         print(f"Skipped files ({len(skipped)}):")
         for row in skipped:

@@ -106,6 +106,7 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
                 del roots[root]
         plan = yield from _scan(library, roots, identity, summary, cancel, tuple(exclude))
         planned = len(plan.work)
+        left = collections.Counter(w.folder_id for w in plan.work)   # _embed counts down
         if plan.complete:
             library.apply(plan.changes)
             if plan.work and not _cancelled(cancel):
@@ -117,7 +118,8 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
                 yield from _embed(library, work, spec, encoder, summary, cancel,
                                   batch_size or encoder.batch_size,
                                   workers or max(1, (os.cpu_count() or 2) - 1),
-                                  thumbnails, thumb_size, commit_every, commit_seconds)
+                                  thumbnails, thumb_size, commit_every, commit_seconds, left)
+            library.set_pending({fid: left[fid] for fid in set(roots.values())})
         summary.cancelled = _cancelled(cancel) or not plan.complete
         if not summary.cancelled and library.model_identity() != identity \
                 and library.missing_vectors(identity) == 0 and library.count(identity):
@@ -298,7 +300,8 @@ def _perceptual_hash(image) -> tuple[int, int] | None:
 
 def _embed(library: Library, work: collections.deque, spec, encoder, summary: IndexSummary, cancel,
            batch_size: int, workers: int, thumbnails, thumb_size: int,
-           commit_every: int, commit_seconds: float) -> Iterator[ProgressEvent]:
+           commit_every: int, commit_seconds: float,
+           left: collections.Counter) -> Iterator[ProgressEvent]:
     import torch
 
     total, done, encoded = len(work), 0, 0
@@ -327,6 +330,7 @@ def _embed(library: Library, work: collections.deque, spec, encoder, summary: In
                 while queue and len(batch) < batch_size:
                     p = queue.popleft().result()
                     done += 1
+                    left[p.work.folder_id] -= 1
                     if p.gone:
                         if p.work.image_id is not None:
                             pending.removed.append(p.work.image_id)

@@ -106,6 +106,12 @@ class Library:
     def _folder_info(self, fid: int) -> FolderInfo:
         return self.catalog.folder_info(fid, self._model_id(None))
 
+    def set_pending(self, counts: dict[int, int]) -> None:
+        """Record how many photos each folder (id -> count) still has to index after a run
+        that stopped early (0: done). Raises LibraryBusyError, CatalogError."""
+        with self.writer_lock.hold():
+            self.catalog.set_pending(counts)
+
     # -- the library's model -------------------------------------------------------------
     def model_spec(self) -> ModelSpec | None:
         """The spec the library is indexed with (search and similar default to it), or None."""

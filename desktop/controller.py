@@ -18,6 +18,7 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from clipcore.download import DownloadCancelled
 from clipcore.errors import WeightsMissingError
 
 from .settings import AppSettings
@@ -36,7 +37,9 @@ def default_spec_resolver(settings: AppSettings):
     """
     from clipcore.presets import resolve_model_spec
 
-    return resolve_model_spec(os.environ.get(MODEL_ENV) or settings.preset, device=settings.device)
+    override = os.environ.get(MODEL_ENV)
+    return resolve_model_spec(override or settings.preset, device=settings.device,
+                              checkpoint=None if override else settings.checkpoint or None)
 
 
 @dataclass
@@ -88,6 +91,8 @@ class Controller(QObject):
     message = Signal(str)
     skipped_ready = Signal(object)
     shutdown_done = Signal()
+    download_progress = Signal(object)
+    reindex_notice = Signal(str)
 
     def __init__(self, library, settings: AppSettings, *,
                  resolve_spec: Callable[[AppSettings], object] = default_spec_resolver,
@@ -111,6 +116,9 @@ class Controller(QObject):
         self._queued_search: SearchRequest | None = None
         self._closing = False
         self._closed = False
+        self.indexed_count = 0
+        self.shutdown_wait_ms = -1   # forever; the app process sets a bound (it exits after)
+        self.model_error: Exception | None = None   # why the active model is not loaded
 
     # ------------------------------------------------------------------ start-up and models
     def start(self) -> None:
@@ -131,7 +139,7 @@ class Controller(QObject):
         active_spec = stored or wanted
         if active_spec is None:
             return
-        self._activate(_Model(ModelLoader(active_spec)))
+        self._activate(self._model(active_spec))
         if wanted is not None and stored is not None and wanted.identity() != stored.identity():
             self._start_reindex(wanted)
         if folders or self._index_queue:
@@ -157,7 +165,9 @@ class Controller(QObject):
 
     def _model_failed(self, model: _Model, err: Exception) -> None:
         if model is self._active:
-            state = "missing" if isinstance(err, WeightsMissingError) else "error"
+            state = "missing" if isinstance(err, (WeightsMissingError, DownloadCancelled)) \
+                else "error"
+            self.model_error = err
             self.model_state.emit(state, user_message(err))
 
     @property
@@ -171,16 +181,19 @@ class Controller(QObject):
     def apply_settings(self, settings: AppSettings) -> None:
         """Take new settings; a different model re-indexes in the background."""
         old, self.settings = self.settings, settings
-        if (old.preset, old.device) != (settings.preset, settings.device):
+        if (old.preset, old.device, old.checkpoint) != (settings.preset, settings.device,
+                                                         settings.checkpoint):
             self.pool.run(self.resolve_spec, settings, on_result=self._switch_model,
                           on_error=self._report)
 
     def _switch_model(self, spec) -> None:
         if self._closing:
             return
-        if self._active is None or spec.identity() == self._active.loader.spec.identity():
+        if (self._active is None or spec.identity() == self._active.loader.spec.identity()
+                or not self.indexed_count):   # nothing indexed yet: nothing to keep searching
             self._pending = None
-            self._activate(_Model(ModelLoader(spec)))   # same vectors, other device
+            self.reindex_notice.emit("")
+            self._activate(self._model(spec))   # same vectors, other device
             return
         self._start_reindex(spec)
         if self._worker is not None:
@@ -190,9 +203,27 @@ class Controller(QObject):
             self.index()
 
     def _start_reindex(self, spec) -> None:
-        self._pending = _Model(ModelLoader(spec))
-        self.message.emit(f"Re-indexing with the model {_spec_label(spec)}; search uses the "
-                          "previous model until it is done.")
+        self._pending = self._model(spec)
+        self.reindex_notice.emit(f"Re-indexing with the model {_spec_label(spec)}; search uses "
+                                 f"the previous model ({_spec_label(self._active.loader.spec)}) "
+                                 "until it is done.")
+
+    def _model(self, spec) -> _Model:
+        """A model whose download (if its weights are missing) reports ``download_progress``."""
+        return _Model(ModelLoader(spec, progress=self.download_progress.emit))
+
+    def retry_model(self) -> None:
+        """Load the active model again (after a cancelled or failed download: it resumes)."""
+        if self._active is not None and not self._closing:
+            self._activate(self._model(self._active.loader.spec))
+            if self.folders or self._index_queue:
+                self.index()
+
+    def cancel_download(self) -> None:
+        """Stop downloading model weights; what arrived is kept for the next try."""
+        for model in (self._active, self._pending):
+            if model is not None:
+                model.loader.cancel()
 
     # ------------------------------------------------------------------ indexing
     @property
@@ -258,6 +289,7 @@ class Controller(QObject):
             self._pending = None   # the indexer has switched the library's model
             self._activate(pending)
             self._refresh_folders()
+            self.reindex_notice.emit("")
         self.indexing_finished.emit(summary)
         after, self._after_index = self._after_index, []
         for action in after:
@@ -268,7 +300,7 @@ class Controller(QObject):
             self.index([])
 
     def _set_folders(self, folders, count: int) -> None:
-        self.folders = folders
+        self.folders, self.indexed_count = folders, count
         self.folders_changed.emit(folders, count)
 
     def _refresh_folders(self) -> None:
@@ -340,14 +372,22 @@ class Controller(QObject):
         self._queued_search = None
         self._index_queue, self._after_index = [], []
         self.pool.drop_queued()
+        self.cancel_download()   # a model load waited for below must not be a long download
         if self._worker is not None:
             self._worker.cancel()
         self._check_idle()
 
     def _check_idle(self) -> None:
-        if self._closing and self._worker is None and not self._closed:
+        # An index run still waiting for its model has written nothing: the app process need
+        # not wait for the model to load (in-process, shutdown_wait_ms < 0, it does).
+        waiting = (self._worker is not None and self.shutdown_wait_ms >= 0
+                   and self._worker.waiting_for_model)
+        if self._closing and (self._worker is None or waiting) and not self._closed:
             self._closed = True
-            self.pool.waitForDone()   # only running model loads / searches are left: bounded
+            # Only model loads and searches can still run: they write nothing. A model load
+            # can take long (importing torch); the app process waits at most
+            # ``shutdown_wait_ms`` and then exits without them (app.main).
+            self.pool.waitForDone(self.shutdown_wait_ms)
             self.library.close()
             self.shutdown_done.emit()
 

@@ -14,16 +14,19 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QSplitter, QStackedWidget,
                                QVBoxLayout, QWidget)
 
-from .controller import Controller, SearchRequest
+from .controller import MODEL_ENV, Controller, SearchRequest
 from .empty_states import choose_empty_page
+from .integration import pictures_folder
 from .menus import build_menus, image_file_filter
 from .mime import dropped_folders, dropped_image, file_url
 from .models.folders import FoldersModel
 from .models.results import ResultsModel
-from .settings import save_settings
+from .model_state import ModelPageDriver
+from .settings import available_devices, save_settings
 from .thumbnails import ThumbnailLoader
 from .widgets.index_progress import IndexProgress
 from .widgets.library_panel import LibraryPanel
+from .widgets.model_page import ModelPage
 from .widgets.notices import EmptyState, MessageBar
 from .widgets.result_filters import ResultFilters
 from .widgets.results_view import ResultsView
@@ -34,6 +37,8 @@ from .widgets.skipped_dialog import SkippedDialog
 __all__ = ["MainWindow"]
 
 ICON_SIDE = 160   # logical px of a result cell's picture
+SEARCHING = "Searching…"
+
 
 
 class MainWindow(QMainWindow):
@@ -70,6 +75,9 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.pages.addWidget(self.empty)
         self.pages.addWidget(self.results_view)
+        self.model_page = ModelPage()
+        self.pages.addWidget(self.model_page)
+        self.model_driver = ModelPageDriver(self, self.model_page)
         self.message_bar = MessageBar()
         self.progress = IndexProgress()
 
@@ -109,6 +117,7 @@ class MainWindow(QMainWindow):
         c.results_ready.connect(self._on_results)
         c.search_failed.connect(self._on_search_failed)
         c.message.connect(self.show_message)
+        c.reindex_notice.connect(self._on_reindex_notice)
         c.skipped_ready.connect(lambda rows: SkippedDialog(rows, self).show())
         c.shutdown_done.connect(self._on_shutdown_done)
         self.loader.ready.connect(self._on_thumbnail)
@@ -146,7 +155,7 @@ class MainWindow(QMainWindow):
             self._show_hits([])
             return
         self._request = request
-        self.statusBar().showMessage("Searching…")
+        self.statusBar().showMessage(SEARCHING)
         self.controller.search(request)
 
     def set_query_image(self, image, name: str | None = None) -> None:
@@ -175,7 +184,8 @@ class MainWindow(QMainWindow):
         self.controller.search(self._request)
 
     def _on_results(self, hits, request) -> None:
-        self.statusBar().clearMessage()
+        if self.statusBar().currentMessage() == SEARCHING:   # keep "Indexing done: ..."
+            self.statusBar().clearMessage()
         self._request = request
         self._show_hits(hits)
         if hits:
@@ -194,7 +204,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ input: dialogs, drops, paste
     def choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        path = QFileDialog.getExistingDirectory(self, "Add a folder of photos", pictures_folder())
         if path:
             self.controller.add_folder(path)
 
@@ -294,6 +304,14 @@ class MainWindow(QMainWindow):
             self.device_label.setText("")
         self._update_page()
 
+    def _on_reindex_notice(self, text: str) -> None:
+        """Shown while a re-index with another model runs; gone when it ends."""
+        if text:
+            self._reindex_text = text
+            self.show_message(text)
+        elif self.message_bar.label.text() == getattr(self, "_reindex_text", None):
+            self.message_bar.hide()
+
     def show_message(self, text: str) -> None:
         """A non-blocking notice above the results."""
         self.message_bar.show_message(text)
@@ -305,8 +323,8 @@ class MainWindow(QMainWindow):
             "" if self._request is None or not hits else
             f"{rows:,} of {hits:,} results for {self._request.label}" if rows < hits
             else f"{hits:,} results for {self._request.label}")
-        if rows:
-            self.pages.setCurrentWidget(self.results_view)
+        if rows or self.model_driver.wanted:
+            self.pages.setCurrentWidget(self.results_view if rows else self.model_page)
             return
         self.pages.setCurrentWidget(self.empty)
         state, message = self._model_state
@@ -328,12 +346,19 @@ class MainWindow(QMainWindow):
             presets = {name: p.note for name, p in load_presets().items()}
         except Exception:  # noqa: BLE001 -- an unreadable presets file leaves the current one
             presets = {}
-        dialog = SettingsDialog(self.controller.settings, presets, self)
+        spec = self.controller.active_spec
+        dialog = SettingsDialog(self.controller.settings, presets, self,
+                                in_use=spec.full_label if spec is not None else "",
+                                override=os.environ.get(MODEL_ENV, ""),
+                                devices=available_devices())
         if dialog.exec():
-            new = dialog.result_settings()
-            if self.settings_store is not None:
-                save_settings(self.settings_store, new)
-            self.controller.apply_settings(new)
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, new) -> None:
+        """Save ``new`` (AppSettings) and let it take effect now."""
+        if self.settings_store is not None:
+            save_settings(self.settings_store, new)
+        self.controller.apply_settings(new)
 
     # ------------------------------------------------------------------ window events
     def showEvent(self, event) -> None:

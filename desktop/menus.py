@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
@@ -49,7 +50,10 @@ def build_menus(window: QMainWindow) -> MenuActions:
     settings.setShortcut(QKeySequence.StandardKey.Preferences)
     file_menu.addSeparator()
     quit_action = file_menu.addAction("&Quit", window.close)
-    quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+    # Ctrl+Q everywhere: the platform's Quit binding is empty on Windows and some platforms.
+    quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit)
+    quit_action.setShortcuts(quit_keys + [k for k in [QKeySequence("Ctrl+Q")] if k not in quit_keys])
+    quit_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
     edit_menu = window.menuBar().addMenu("&Edit")
     paste = QAction("&Paste image", window, shortcut=QKeySequence.StandardKey.Paste)
     paste.triggered.connect(window.paste)

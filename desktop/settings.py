@@ -11,7 +11,8 @@ from PySide6.QtCore import QSettings
 
 from clipcore.config import APP_NAME
 
-__all__ = ["AppSettings", "DEVICES", "load_settings", "save_settings", "default_qsettings"]
+__all__ = ["AppSettings", "DEVICES", "load_settings", "save_settings", "default_qsettings",
+           "available_devices"]
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -20,12 +21,13 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 class AppSettings:
     """``preset``: a clipcore preset name; ``device``: one of :data:`DEVICES`;
     ``result_count``: how many hits a search asks for; ``exclude``: folders (absolute paths)
-    the indexer skips."""
+    the indexer skips; ``checkpoint``: a weights file the user chose for the preset ("" none)."""
 
     preset: str = "default"
     device: str = "auto"
     result_count: int = 200
     exclude: list[str] = field(default_factory=list)
+    checkpoint: str = ""
 
 
 def default_qsettings() -> QSettings:
@@ -49,6 +51,7 @@ def load_settings(store: QSettings) -> AppSettings:
         device=device if device in DEVICES else default.device,
         result_count=max(1, min(count, 10_000)),
         exclude=[str(p) for p in exclude],
+        checkpoint=str(store.value("model/checkpoint", "") or ""),
     )
 
 
@@ -57,4 +60,22 @@ def save_settings(store: QSettings, settings: AppSettings) -> None:
     store.setValue("model/device", settings.device)
     store.setValue("search/result_count", settings.result_count)
     store.setValue("library/exclude", list(settings.exclude))
+    store.setValue("model/checkpoint", settings.checkpoint)
     store.sync()
+
+
+def available_devices() -> set[str] | None:
+    """The devices of :data:`DEVICES` this computer has, or None while torch is not imported
+    yet (importing it takes seconds; the model loader does it in a worker)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    found = {"auto", "cpu"}
+    if torch.cuda.is_available():
+        found.add("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found.add("mps")
+    return found

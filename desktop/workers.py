@@ -136,14 +136,22 @@ class ModelLoader:
 
     ``get()`` returns the :class:`~clipcore.encoder.Encoder` (loading it if nobody has yet) or
     raises the loading error (:class:`~clipcore.errors.WeightsMissingError`, ...). torch and
-    open_clip are imported here, in a worker, never at start-up on the GUI thread.
+    open_clip are imported here, in a worker, never at start-up on the GUI thread. Missing
+    weights are downloaded first: ``progress(DownloadProgress)`` is called from the loading
+    thread, and :meth:`cancel` stops the download.
     """
 
-    def __init__(self, spec):
+    def __init__(self, spec, progress: Callable | None = None):
         self.spec = spec
+        self.progress = progress          # DownloadProgress reports, from the loading thread
+        self.cancel_event = threading.Event()
         self._lock = threading.Lock()
         self._encoder = None
         self._error: Exception | None = None
+
+    def cancel(self) -> None:
+        """Stop a download in progress (DownloadCancelled; what arrived is kept)."""
+        self.cancel_event.set()
 
     def get(self):
         with self._lock:
@@ -151,7 +159,8 @@ class ModelLoader:
                 try:
                     from clipcore.encoder import Encoder
 
-                    self._encoder = Encoder.load(self.spec)
+                    self._encoder = Encoder.load(self.spec, progress=self.progress,
+                                                 cancel=self.cancel_event)
                 except Exception as err:  # noqa: BLE001 -- re-raised to every caller
                     self._error = err
             if self._error is not None:
@@ -186,6 +195,7 @@ class IndexWorker(QThread):
         self.thumbnails, self.exclude, self.min_interval = thumbnails, tuple(exclude), min_interval
         self.count_model = count_model or model.spec.identity()
         self.options = dict(options or {})
+        self.waiting_for_model = False   # nothing written yet: quitting need not wait
         self.cancel_event = threading.Event()
         self.summary = None
         _THREADS.add(self)
@@ -201,7 +211,9 @@ class IndexWorker(QThread):
 
         try:
             try:
+                self.waiting_for_model = True
                 encoder = self.model.get()
+                self.waiting_for_model = False
             except ClipcoreError:   # no model (weights missing): still remember the folders,
                 for path in self.folder_paths:   # so they are indexed once a model loads
                     self.library.add_folder(path)

@@ -1,4 +1,9 @@
-"""The ``folders`` table: the library folders (absolute paths) and their counts."""
+"""The ``folders`` table: the library folders (absolute paths) and their counts.
+
+``pending`` (schema 4) is how many photos the last index run of a folder found but did not get
+to (it was cancelled or interrupted): "48 of 600 indexed · paused", and what `clipcore info`
+says is left to do. A run that finishes sets it to 0.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,10 @@ from .images import ImageStatus
 from .paths import fs_key, fs_path, path_range
 from .state import bump_generation
 
-__all__ = ["FolderInfo", "FolderRow", "FoldersTable"]
+__all__ = ["FolderInfo", "FolderRow", "FoldersTable", "MIGRATION"]
+
+#: Schema 4: the photos of a folder the last run found but did not index.
+MIGRATION = ["ALTER TABLE folders ADD COLUMN pending INTEGER NOT NULL DEFAULT 0"]
 
 
 class FolderRow(NamedTuple):
@@ -29,6 +37,7 @@ class FolderInfo:
     image_count: int       # images known in this folder (any status)
     indexed_count: int     # images with a vector for the library's current model
     skipped_count: int     # images with a skip reason
+    pending: int = 0       # photos found by the last run but not indexed yet (it stopped early)
 
 
 class FoldersTable(Table):
@@ -47,11 +56,17 @@ class FoldersTable(Table):
         row = self.conn().execute(
             """SELECT f.path, count(i.id), coalesce(sum(i.status = ?), 0),
                       (SELECT count(*) FROM vectors v JOIN images j ON j.id = v.image_id
-                        WHERE j.folder_id = f.id AND v.model_id = ?)
+                        WHERE j.folder_id = f.id AND v.model_id = ?), f.pending
                  FROM folders f LEFT JOIN images i ON i.folder_id = f.id
                 WHERE f.id = ? GROUP BY f.id""",
             (ImageStatus.SKIPPED.value, -1 if model_id is None else model_id, folder_id)).fetchone()
-        return FolderInfo(folder_id, fs_path(row[0]), row[1], row[3], row[2])
+        return FolderInfo(folder_id, fs_path(row[0]), row[1], row[3], row[2], row[4])
+
+    def set_pending(self, counts: dict[int, int]) -> None:
+        """Record, per folder id, how many found photos the last run left unindexed."""
+        with self.transaction("the library folders") as c:
+            c.executemany("UPDATE folders SET pending = ? WHERE id = ?",
+                          [(max(0, int(n)), fid) for fid, n in counts.items()])
 
     def insert_folder(self, path: str) -> int:
         """Add the absolute ``path`` as a library folder (one transaction) and return its id.

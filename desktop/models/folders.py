@@ -12,7 +12,8 @@ PathRole = Qt.ItemDataRole.UserRole + 1
 
 
 def folder_state(info, indexing: bool) -> str:
-    """One line for a folder: '1,234 photos · indexed · 3 skipped', '320 photos · indexing…'.
+    """One line for a folder: '1,234 photos · indexed · 3 skipped', '320 photos · indexing…',
+    '48 of 600 indexed · paused' (the last run was cancelled; a rescan resumes it).
 
     ``info`` is a :class:`clipcore.library.FolderInfo` or None for a folder that the indexer
     has not registered yet.
@@ -21,9 +22,13 @@ def folder_state(info, indexing: bool) -> str:
         return "indexing…" if indexing else "waiting to be indexed"
     if not info.image_count and not indexing:   # empty, or not scanned yet (no model loaded)
         return "no photos yet"
-    complete = info.indexed_count + info.skipped_count >= info.image_count
-    parts = [f"{info.indexed_count:,} photo{'s' * (info.indexed_count != 1)}"]
-    parts.append("indexing…" if indexing else "indexed" if complete else "not fully indexed")
+    pending = getattr(info, "pending", 0)
+    if pending and not indexing:   # the last run stopped early: "48 of 600 indexed · paused"
+        parts = [f"{info.indexed_count:,} of {info.indexed_count + pending:,} indexed", "paused"]
+    else:
+        complete = info.indexed_count + info.skipped_count >= info.image_count
+        parts = [f"{info.indexed_count:,} photo{'s' * (info.indexed_count != 1)}"]
+        parts.append("indexing…" if indexing else "indexed" if complete else "not fully indexed")
     if info.skipped_count:
         parts.append(f"{info.skipped_count:,} skipped")
     return " · ".join(parts)

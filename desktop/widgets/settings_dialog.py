@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QListWidget, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
@@ -14,13 +17,22 @@ __all__ = ["SettingsDialog"]
 class SettingsDialog(QDialog):
     """Edits a copy of :class:`AppSettings`; :meth:`result` returns the edited settings.
 
-    ``presets``: {name: note} to offer (the current preset is always offered).
+    ``presets``: {name: note} to offer (the current preset is always offered). ``in_use``: the
+    model actually loaded (or loading), as users name it; ``override``: the value of
+    ``CLIPDESK_MODEL`` when it overrides the choice (the choice is then disabled);
+    ``devices``: the devices this computer has (None: not known yet; checked on OK).
     """
 
-    def __init__(self, settings: AppSettings, presets: dict[str, str], parent=None):
+    def __init__(self, settings: AppSettings, presets: dict[str, str], parent=None, *,
+                 in_use: str = "", override: str = "", devices: set[str] | None = None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
+        self._settings = settings
+        self.in_use = QLabel(f"In use: {in_use}" if in_use else "In use: no model loaded yet",
+                             wordWrap=True)
+        self.in_use.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.preset = QComboBox()
+        self.preset.setAccessibleName("Model preset")
         notes = {**presets, **({} if settings.preset in presets else {settings.preset: ""})}
         self.preset.addItems(list(notes))
         self.preset.setCurrentText(settings.preset)
@@ -30,9 +42,25 @@ class SettingsDialog(QDialog):
             notes.get(name, "") + "\nChanging the model re-indexes the library in the "
             "background; search keeps working meanwhile."))
         self.preset.currentTextChanged.emit(settings.preset)
+        if override:
+            self.preset.setEnabled(False)
+            self.preset.setToolTip("Set by the CLIPDESK_MODEL environment variable")
+            self.in_use.setText(self.in_use.text() + f"<br><b>CLIPDESK_MODEL={override}</b> "
+                                "overrides this choice; unset it to choose here.")
         self.device = QComboBox()
+        self.device.setAccessibleName("Device")
         self.device.addItems(DEVICES)
-        self.device.setCurrentText(settings.device)
+        for i, name in enumerate(DEVICES):
+            if devices is not None and name not in devices:
+                item = self.device.model().item(i)
+                item.setEnabled(False)
+                item.setToolTip("This computer does not have it")
+                self.device.setItemText(i, f"{name} (not available)")
+        self.device.setCurrentIndex(DEVICES.index(settings.device)
+                                    if settings.device in DEVICES else 0)
+        self.refusal = QLabel(wordWrap=True)
+        self.refusal.hide()
+
         self.result_count = QSpinBox(minimum=1, maximum=10_000, singleStep=50)
         self.result_count.setValue(settings.result_count)
         self.exclude = QListWidget()
@@ -52,15 +80,21 @@ class SettingsDialog(QDialog):
         row.addStretch(1)
         exclude_layout.addLayout(row)
 
+        self.result_count.setAccessibleName("Number of results")
+        self.exclude.setAccessibleName("Folders to exclude")
+        add.setAccessibleName("Add a folder to exclude")
+        remove.setAccessibleName("Remove the selected excluded folder")
         form = QFormLayout()
+        form.addRow("", self.in_use)
         form.addRow("Model", self.preset)
         form.addRow("", self.note)
         form.addRow("Device", self.device)
+        form.addRow("", self.refusal)
         form.addRow("Number of results", self.result_count)
         form.addRow("Folders to exclude", exclude_box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
+        buttons.accepted.connect(self._check_and_accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -71,10 +105,28 @@ class SettingsDialog(QDialog):
         if path:
             self.exclude.addItem(path)
 
+    def _check_and_accept(self) -> None:
+        """Refuse a device this computer does not have, here rather than after every search."""
+        device = DEVICES[self.device.currentIndex()]
+        if device not in ("auto", "cpu"):
+            from clipcore.encoder import pick_device   # imports torch: only for a GPU choice
+            from clipcore.errors import ClipcoreError
+
+            try:
+                pick_device(device)
+            except ClipcoreError as err:
+                self.refusal.setText(str(err).split(";")[0] + "; choose auto or cpu.")
+                self.refusal.show()
+                return
+        self.accept()
+
     def result_settings(self) -> AppSettings:
-        return AppSettings(
-            preset=self.preset.currentText(),
-            device=self.device.currentText(),
+        preset = self.preset.currentText()
+        return replace(
+            self._settings,
+            preset=preset,
+            device=DEVICES[self.device.currentIndex()],
             result_count=self.result_count.value(),
             exclude=[self.exclude.item(i).text() for i in range(self.exclude.count())],
+            checkpoint=self._settings.checkpoint if preset == self._settings.preset else "",
         )

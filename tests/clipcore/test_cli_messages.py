@@ -137,3 +137,30 @@ def test_errors_name_the_model_as_users_do(library):
     assert "shapes-clip" in line
     assert "config:" not in line and "ckpt:" not in line and "|" not in line
 
+
+
+def test_after_a_cancelled_run_info_says_what_is_left_and_what_to_run(tmp_path):
+    import threading
+
+    from clipcore.indexer import index_folders
+    from clipcore.library import Library
+    from clipcore.presets import resolve_model_spec
+
+    make_photos(tmp_path / "photos", 40)
+    cancel = threading.Event()
+    with Library.open(tmp_path / "data") as library:
+        spec = resolve_model_spec(str(TINY_CONFIG), device="cpu")
+        for event in index_folders(library, [tmp_path / "photos"], spec, cancel=cancel,
+                                   batch_size=4, commit_every=8):
+            if event.phase == "commit":
+                cancel.set()
+        (folder,) = library.folders()
+    assert folder.pending > 0 and folder.indexed_count + folder.pending == 40
+    code, out, err = cli("info", "--data-dir", tmp_path / "data")
+    assert code == 0, err
+    assert f"{folder.pending} not indexed yet" in out
+    assert "run 'clipcore index' to finish" in out
+    code, out, err = cli("index", "--data-dir", tmp_path / "data")
+    assert code == 0 and f"{folder.pending} new" in out, err
+    code, out, _ = cli("info", "--data-dir", tmp_path / "data")
+    assert "not indexed yet" not in out

@@ -156,3 +156,15 @@ def test_empty_page_tells_the_most_urgent_next_step():
     assert hidden.action == "lower" and "40" in hidden.body and "0.30" in hidden.body
     assert "“cat”" in choose_empty_page(**{**base, "query_label": "“cat”"}).body
     assert choose_empty_page(**{**base, "search_error": "Bad query."}).body == "Bad query."
+
+
+def test_a_cancelled_folder_says_how_far_it_got():
+    from clipcore.catalog import FolderInfo
+    from desktop.models.folders import folder_state
+
+    paused = FolderInfo(1, "/photos", image_count=48, indexed_count=48, skipped_count=0,
+                        pending=552)
+    assert folder_state(paused, indexing=False) == "48 of 600 indexed · paused"
+    assert folder_state(paused, indexing=True).endswith("indexing…")
+    done = FolderInfo(1, "/photos", image_count=600, indexed_count=600, skipped_count=0)
+    assert folder_state(done, indexing=False) == "600 photos · indexed"

@@ -45,7 +45,8 @@ class LocalHub:
                 hub._serve(self, body=True)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server.daemon_threads = False
+        self.server.block_on_close = True      # server_close() joins every handler thread
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -90,6 +91,8 @@ class LocalHub:
         req.send_header("X-Repo-Commit", COMMIT)
         req.send_header("ETag", '"' + hashlib.sha256(data).hexdigest() + '"')
         req.send_header("Accept-Ranges", "bytes")
+        req.send_header("Connection", "close")   # no idle keep-alive handler left to join
+        req.close_connection = True
         req.send_header("Content-Length", str(len(data) - start))
         if start:
             req.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
@@ -100,6 +103,8 @@ class LocalHub:
         if self.mode == "drop":
             end = min(end, start + self.drop_after)
         for pos in range(start, end, self.chunk):
+            if self.stopping.is_set():
+                return
             if self.pace:
                 time.sleep(self.pace)   # server-side pacing of the transfer, not a test wait
             try:
@@ -116,6 +121,8 @@ class LocalHub:
         message = b"not found" if code == 404 else b"server error"
         req.send_response(code)
         req.send_header("Content-Length", str(len(message)))
+        req.send_header("Connection", "close")
+        req.close_connection = True
         req.end_headers()
         if req.command == "GET":
             req.wfile.write(message)
