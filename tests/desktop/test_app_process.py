@@ -204,7 +204,8 @@ def test_a_folder_that_does_not_exist_is_refused_before_any_window(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "desktop.app", str(tmp_path / "nope")],
                           cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr.strip() == f"clipdesk: error: {tmp_path / 'nope'} is not a folder; give folders of photos."
+    assert proc.stderr.strip() == (f"clipdesk: error: {tmp_path / 'nope'} is not a folder; "
+                                   "give folders of photos.")
 
 
 def test_install_desktop_entry_writes_the_launcher_and_icons(tmp_path):
