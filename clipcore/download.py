@@ -14,7 +14,8 @@ within 5 s (instead of the minute of retries of a plain download). Then one stre
 ``blobs/ETAG.incomplete`` in the hub cache, continuing with an HTTP ``Range`` request after the
 bytes an earlier, interrupted try left there (huggingface_hub's own download starts over each
 time), reports :class:`DownloadProgress` and checks the cancel event as the bytes arrive;
-the finished blob gets the cache's ``snapshots/COMMIT/NAME`` link and ``refs/main``, the layout ``huggingface_hub.try_to_load_from_cache`` and open_clip read.
+the finished blob gets the cache's ``snapshots/COMMIT/NAME`` link and ``refs/main``, the
+layout ``huggingface_hub.try_to_load_from_cache`` and open_clip read.
 ``HF_ENDPOINT`` (read by huggingface_hub) points all of it at another server (a mirror, or the
 tests' local stand-in for the hub). Usage headers are switched off: clipdesk sends nothing but
 the file requests (huggingface_hub's side request for them would also delay "offline").
