@@ -46,7 +46,7 @@ def child(launched: float) -> None:
         return real_exec()
 
     QApplication.exec = exec_and_report
-    sys.exit(app.main([sys.argv[0]]))
+    sys.exit(app.main([]))   # no command-line arguments: no folders
 
 
 def launch(model_config: str, timeout: float) -> dict:

@@ -149,6 +149,10 @@ class ModelLoader:
         self._encoder = None
         self._error: Exception | None = None
 
+    @property
+    def loaded(self) -> bool:
+        return self._encoder is not None
+
     def cancel(self) -> None:
         """Stop a download in progress (DownloadCancelled; what arrived is kept)."""
         self.cancel_event.set()
@@ -210,15 +214,13 @@ class IndexWorker(QThread):
         from clipcore.indexer import index_folders
 
         try:
-            try:
-                self.waiting_for_model = True
-                encoder = self.model.get()
-                self.waiting_for_model = False
-            except ClipcoreError:   # no model (weights missing): still remember the folders,
-                for path in self.folder_paths:   # so they are indexed once a model loads
+            if not self.model.loaded:   # remember the folders now: quitting while the model
+                for path in self.folder_paths:   # loads (or with no model) keeps them
                     self.library.add_folder(path)
                 self._report_folders()
-                raise
+            self.waiting_for_model = True
+            encoder = self.model.get()   # no model (weights missing): raises, folders kept
+            self.waiting_for_model = False
             events = index_folders(self.library, self.folder_paths, self.model.spec,
                                    encoder=encoder, cancel=self.cancel_event,
                                    thumbnails=self.thumbnails, exclude=self.exclude,
