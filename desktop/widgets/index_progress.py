@@ -43,6 +43,7 @@ class IndexProgress(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.bar = QProgressBar()
+        self.bar.setAccessibleName("Indexing progress")
         self.bar.setTextVisible(False)
         self.bar.setFixedHeight(10)
         self.label = QLabel("Starting…")
@@ -50,6 +51,7 @@ class IndexProgress(QWidget):
         self.current.setStyleSheet("color: palette(mid);")
         self.current.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAccessibleName("Cancel indexing")
         self.cancel_button.clicked.connect(self._cancel)
         text = QVBoxLayout()
         text.setSpacing(2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListView, QPushButton, QVBoxLayout,
                                QWidget)
 
@@ -35,6 +35,14 @@ class LibraryPanel(QWidget):
         self.remove_button.setEnabled(False)
         self.skipped_link = QLabel()
         self.skipped_link.setToolTip("Show the files that could not be indexed, and why")
+        # reachable with Tab and opened with Enter, like any link
+        self.skipped_link.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                                  | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.skipped_link.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.skipped_link.setAccessibleName("Show skipped files")
+        self.view.setAccessibleName("Library folders")
+        self.add_button.setAccessibleName("Add folder")
+        self.remove_button.setAccessibleName("Remove folder")
         self.skipped_link.linkActivated.connect(lambda _l: self.skipped_requested.emit())
         self.skipped_link.hide()
         self.view.selectionModel().selectionChanged.connect(

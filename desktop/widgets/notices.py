@@ -51,11 +51,16 @@ class MessageBar(QFrame):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("messageBar")
-        self.setStyleSheet("#messageBar { background: #fff4d6; border: 1px solid #e0c36c; "
-                           "border-radius: 4px; } #messageBar QLabel { color: #4a3b00; }")
+        # Colours from the palette: a light bar on a light theme, a dark one on a dark
+        # theme, always readable (no fixed colours).
+        self.setStyleSheet("#messageBar { background: palette(alternate-base); "
+                           "border: 1px solid palette(highlight); border-radius: 4px; } "
+                           "#messageBar QLabel { color: palette(text); }")
+        self.setAccessibleName("Message")
         self.label = QLabel(wordWrap=True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton(text="×", toolTip="Dismiss")
+        close.setAccessibleName("Dismiss message")
         close.setAutoRaise(True)
         close.clicked.connect(self.hide)
         layout = QHBoxLayout(self)

@@ -3,11 +3,39 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSlider, QWidget
 
 from ..models.results import SORT_DATE, SORT_RELEVANCE
 
-__all__ = ["ResultFilters"]
+__all__ = ["ResultFilters", "ElidedLabel"]
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shortens its text with "…" to the width it is given, and never
+    asks for more (the full text is its tooltip)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(0)
+
+    def setText(self, text: str) -> None:  # noqa: N802 -- Qt's name
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle,
+                                              max(0, self.width()))
+        super().setText(shown)
 
 
 class ResultFilters(QWidget):
@@ -23,12 +51,14 @@ class ResultFilters(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.info = QLabel()
+        self.info = ElidedLabel()   # a long query never widens the window
         self.min_score = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100)
+        self.min_score.setAccessibleName("Minimum score")
         self.min_score.setFixedWidth(140)
         self.min_score.setToolTip("Hide results whose cosine similarity is below this")
         self.min_score_label = QLabel()
         self.sort = QComboBox()
+        self.sort.setAccessibleName("Sort results")
         self.sort.addItem("Most relevant first", SORT_RELEVANCE)
         self.sort.addItem("Newest first (date taken)", SORT_DATE)
         layout = QHBoxLayout(self)

@@ -25,6 +25,7 @@ class ImageChip(QWidget):
         self.picture.setScaledContents(False)
         self.name = QLabel()
         self.clear_button = QToolButton(text="×", toolTip="Clear the query image")
+        self.clear_button.setAccessibleName("Clear the query image")
         self.clear_button.setAutoRaise(True)
         self.clear_button.clicked.connect(self.cleared)
         layout = QHBoxLayout(self)
@@ -68,12 +69,14 @@ class SearchBar(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.edit = QLineEdit(placeholderText="Search your photos: beach + sunset - people")
+        self.edit.setAccessibleName("Search")
         self.edit.setClearButtonEnabled(True)
         self.edit.setAcceptDrops(False)   # drops go to the window: folders and query images
         self.edit.installEventFilter(self)
         self.chip = ImageChip()
         self.chip.cleared.connect(self.clear_image)
         self.image_button = QPushButton("Search by image…")
+        self.image_button.setAccessibleName("Search by image")
         self.image_button.clicked.connect(self.image_requested)
         self._timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS)
         self._timer.timeout.connect(self.query_changed)

@@ -42,7 +42,10 @@ class SettingsDialog(QDialog):
             notes.get(name, "") + "\nChanging the model re-indexes the library in the "
             "background; search keeps working meanwhile."))
         self.preset.currentTextChanged.emit(settings.preset)
-        if override:
+        if override:   # show what is in use, not the setting it overrides
+            if self.preset.findText(override) < 0:
+                self.preset.addItem(override)
+            self.preset.setCurrentText(override)
             self.preset.setEnabled(False)
             self.preset.setToolTip("Set by the CLIPDESK_MODEL environment variable")
             self.in_use.setText(self.in_use.text() + f"<br><b>CLIPDESK_MODEL={override}</b> "
@@ -121,7 +124,7 @@ class SettingsDialog(QDialog):
         self.accept()
 
     def result_settings(self) -> AppSettings:
-        preset = self.preset.currentText()
+        preset = self.preset.currentText() if self.preset.isEnabled() else self._settings.preset
         return replace(
             self._settings,
             preset=preset,

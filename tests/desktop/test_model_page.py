@@ -152,3 +152,23 @@ def test_settings_dialog_refuses_a_device_the_computer_lacks(qtbot):
     assert dialog.result() != dialog.DialogCode.Accepted
     assert dialog.refusal.isVisibleTo(dialog)
     assert "not available" in dialog.refusal.text()
+
+
+def test_every_control_has_a_name_and_a_long_query_does_not_widen_the_window(qtbot, launch):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import (QAbstractButton, QAbstractItemView, QAbstractSlider,
+                                   QComboBox, QLineEdit)
+
+    window = launch()
+    unnamed = [type(w).__name__ for w in window.findChildren(
+        (QAbstractButton, QLineEdit, QComboBox, QAbstractSlider, QAbstractItemView))
+        if w.isVisibleTo(window) and w.focusPolicy() != Qt.FocusPolicy.NoFocus
+        and not (w.accessibleName() or getattr(w, "text", lambda: "")())]
+    assert not unnamed
+    skipped = window.library_panel.skipped_link
+    assert skipped.focusPolicy() & Qt.FocusPolicy.TabFocus   # reachable with Tab
+
+    width = window.width()
+    window.result_info.setText("12 results for “" + "a very long query " * 40 + "”")
+    assert window.minimumSizeHint().width() < width
+    assert window.result_info.text().startswith("12 results")
