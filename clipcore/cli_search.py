@@ -53,7 +53,8 @@ def add_search_commands(sub, common) -> None:
 
 
 def _cmd_search(args) -> int:
-    from .cli import EXIT_OK, EXIT_USAGE, _DownloadBar, _model_spec, _open_library
+    from .cli import EXIT_OK, EXIT_USAGE, _model_spec, _open_library
+    from .cli_report import DownloadBar
     from .dates import DateRange
     from .search import Example, Searcher
 
@@ -68,7 +69,7 @@ def _cmd_search(args) -> int:
         def load_encoder():
             from .encoder import Encoder
 
-            with _DownloadBar() as download:
+            with DownloadBar() as download:
                 return Encoder.load(spec, progress=download)
 
         searcher = Searcher(library, load_encoder, spec.identity())

@@ -59,7 +59,6 @@ class _Plan:
     work: list[_Work] = field(default_factory=list)
     changes: Changes = field(default_factory=Changes)
     complete: bool = True      # False when cancelled during the scan
-    sniffed: dict = field(default_factory=dict)   # files of unknown type: see scan_folder
 
 
 def index_folders(library: Library, folders: Iterable[str], spec=None, *,
@@ -154,8 +153,8 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
         if any(not p.startswith(inside) for p in known):   # a sub-folder: only its own rows
             known = {p: row for p, row in known.items() if p.startswith(inside)}
         protected: list[str] = []        # folders the scanner could not read: keep their rows
-        for item in scanner.scan_folder(root, exclude, ignored=summary.ignored,
-                                        sniffed=plan.sniffed):
+        sniffed = scanner.Remembered(library.sniffed(root))
+        for item in scanner.scan_folder(root, exclude, ignored=summary.ignored, sniffed=sniffed):
             seen += 1
             if isinstance(item, scanner.ScanProblem):
                 protected.append(item.path.rstrip(os.sep) + os.sep)
@@ -184,6 +183,8 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
                 yield ProgressEvent(Phase.SCAN, seen, 0, 0.0, None, item.path)
         gone.update((p, row) for p, row in known.items()
                     if not any(p.startswith(prefix) for prefix in protected))
+        if sniffed.used != sniffed.loaded:   # new answers, or files gone: keep what is true now
+            library.remember_sniffed(root, sniffed.used)
     if _cancelled(cancel):
         plan.complete = False
         return plan

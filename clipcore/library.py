@@ -106,9 +106,15 @@ class Library:
     def _folder_info(self, fid: int) -> FolderInfo:
         return self.catalog.folder_info(fid, self._model_id(None))
 
-    def set_pending(self, counts: dict[int, int]) -> None:
-        """Record how many photos each folder (id -> count) still has to index after a run
-        that stopped early (0: done). Raises LibraryBusyError, CatalogError."""
+    def sniffed(self, folder: str) -> dict[str, tuple[int, int, bool]]:
+        """Files of unknown type in ``folder``: path -> (size, mtime_ns, is_image)."""
+        return self.catalog.sniffed_under(_norm(folder))
+
+    def remember_sniffed(self, folder: str, entries: dict[str, tuple[int, int, bool]]) -> None:
+        with self.writer_lock.hold():   # (everything known of them now; see scan_folder)
+            self.catalog.replace_sniffed(_norm(folder), entries)
+
+    def set_pending(self, counts: dict[int, int]) -> None:   # photos left per folder id
         with self.writer_lock.hold():
             self.catalog.set_pending(counts)
 

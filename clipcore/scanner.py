@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, MutableMapping
 
 from .filetypes import UNKNOWN, kind_of_name, sniff_file
 
-__all__ = ["FileEntry", "ScanProblem", "scan_folder", "content_hash", "HASH_CHUNK"]
+__all__ = ["FileEntry", "ScanProblem", "scan_folder", "content_hash", "HASH_CHUNK", "Remembered"]
 
 
 @dataclass(frozen=True)
@@ -168,6 +168,26 @@ def scan_folder(root: str, exclude: Iterable[str] = (), *,
         # Reversed so that pop() walks them in name order.
         pending.extend(reversed(subfolders))
         linked.extend(reversed(sublinks))
+
+
+class Remembered(dict):
+    """For ``scan_folder(sniffed=...)``: the remembered answers for the files of unknown type
+    under one folder (path -> (size, mtime_ns, is_image)); ``used`` collects the answers the
+    scan looked up or made, i.e. what is true of the files that exist now."""
+
+    def __init__(self, loaded: dict):
+        super().__init__(loaded)
+        self.loaded, self.used = dict(loaded), {}
+
+    def get(self, key, default=None):
+        value = super().get(key, default)
+        if value is not None:
+            self.used[key] = value
+        return value
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.used[key] = value
 
 
 #: Bytes hashed at each end of a file by content_hash.

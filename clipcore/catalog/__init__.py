@@ -31,6 +31,7 @@ from .models import ModelRow, ModelsTable
 from .paths import fs_key, fs_path
 from .schema import MIGRATIONS, SCHEMA_VERSION
 from .settings import SettingsTable
+from .sniffed import SniffedTable
 from .state import StateTable
 from .tags import TagRow, TagsTable
 from .vectors import VectorsTable
@@ -58,7 +59,7 @@ __all__ = [
 
 
 class Catalog(FoldersTable, ImagesTable, VectorsTable, ModelsTable, SettingsTable, StateTable,
-              ChangesTable, HashesTable, TagsTable, Database):
+              ChangesTable, HashesTable, TagsTable, SniffedTable, Database):
     """The catalog of one data directory: ``Catalog(data_dir)`` creates or upgrades
     ``<data_dir>/catalog.sqlite``. One connection per thread; thread-safe.
 

@@ -22,6 +22,7 @@ statements) and is appended to :data:`MIGRATIONS` below. Never edit a migration 
 from __future__ import annotations
 
 from . import hashes, tags
+from . import sniffed
 from .folders import MIGRATION as folders_pending
 from .images import MIGRATION_DATE_SOURCE
 
@@ -74,6 +75,6 @@ MIGRATIONS: list[list[str]] = [
     SCHEMA_1,
     hashes.MIGRATION + tags.MIGRATION,      # 2: perceptual hashes, tags (issue 13)
     MIGRATION_DATE_SOURCE,                  # 3: images.date_source, index on date_taken
-    folders_pending,                        # 4: folders.pending (issue 10)
+    folders_pending + sniffed.MIGRATION,    # 4: folders.pending, sniffed (issue 10)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -164,3 +164,19 @@ def test_after_a_cancelled_run_info_says_what_is_left_and_what_to_run(tmp_path):
     assert code == 0 and f"{folder.pending} new" in out, err
     code, out, _ = cli("info", "--data-dir", tmp_path / "data")
     assert "not indexed yet" not in out
+
+
+def test_a_rescan_reads_no_file_of_unknown_type_twice(library, monkeypatch):
+    """The first bytes of `readme`, `noextension` and `disguised.dat` were read by the first
+    index run; the answers are in the catalog, so a rescan is stat-only."""
+    from clipcore import scanner
+
+    data, _, _ = library
+
+    def no_reading(path):
+        raise AssertionError(f"{path} was read again")
+
+    monkeypatch.setattr(scanner, "sniff_file", no_reading)
+    code, out, err = cli("index", "--data-dir", data)
+    assert code == 0, err
+    assert "Nothing to do: 8 photos unchanged" in out and "unknown type 1" in out

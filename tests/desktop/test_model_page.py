@@ -160,10 +160,11 @@ def test_every_control_has_a_name_and_a_long_query_does_not_widen_the_window(qtb
                                    QComboBox, QLineEdit)
 
     window = launch()
-    unnamed = [type(w).__name__ for w in window.findChildren(
-        (QAbstractButton, QLineEdit, QComboBox, QAbstractSlider, QAbstractItemView))
-        if w.isVisibleTo(window) and w.focusPolicy() != Qt.FocusPolicy.NoFocus
-        and not (w.accessibleName() or getattr(w, "text", lambda: "")())]
+    controls = [w for kind in (QAbstractButton, QLineEdit, QComboBox, QAbstractSlider,
+                               QAbstractItemView) for w in window.findChildren(kind)]
+    unnamed = [type(w).__name__ for w in controls
+               if w.isVisibleTo(window) and w.focusPolicy() != Qt.FocusPolicy.NoFocus
+               and not (w.accessibleName() or getattr(w, "text", lambda: "")())]
     assert not unnamed
     skipped = window.library_panel.skipped_link
     assert skipped.focusPolicy() & Qt.FocusPolicy.TabFocus   # reachable with Tab
