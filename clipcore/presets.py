@@ -75,8 +75,9 @@ def resolve_model_spec(model: str | None = None, pretrained: str | None = None,
     path to an open_clip config ``.json``, or an open_clip hub repo ``hf-hub:ORG/REPO``. For an
     open_clip name without ``pretrained`` or ``checkpoint``, the first tag open_clip lists for
     it is used, so the spec (and its catalog identity) always names its weights.
-    ``checkpoint`` and ``pretrained`` override a preset's. Raises ModelNotFoundError for an unknown name or a missing config file. open_clip (slow to
-    import) is imported only for a bare open_clip name, never for a preset or a config file.
+    ``checkpoint`` and ``pretrained`` override a preset's. Raises ModelNotFoundError for an
+    unknown name or a missing config file. open_clip (slow to import) is imported only for a
+    bare open_clip name, never for a preset or a config file.
     """
     checkpoint = str(Path(checkpoint).expanduser().resolve()) if checkpoint else None
     name = model or DEFAULT_PRESET
