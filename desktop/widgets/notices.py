@@ -29,6 +29,7 @@ class EmptyState(QFrame):
         self.button = QPushButton()
         self.button.clicked.connect(lambda: self.action_triggered.emit(self._action))
         self._action = ""
+        self.button.hide()   # until a state with an action is shown
         layout = QVBoxLayout(self)
         layout.setContentsMargins(60, 20, 60, 20)
         layout.addStretch(1)

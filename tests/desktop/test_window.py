@@ -290,13 +290,14 @@ def test_missing_weights_show_an_explanation_and_the_app_keeps_running(
     window = create_window(settings_store, resolve_spec=lambda _s: spec)
     qtbot.addWidget(window)
     window.show()
-    qtbot.waitUntil(lambda: window.empty.title.text() == "Model weights missing", timeout=30_000)
-    assert "model.safetensors" in window.empty.body.text()
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.model_page, timeout=120_000)
+    assert "is not on this computer" in window.model_page.title.text()
+    assert "model.safetensors" in window.model_page.body.text()
 
     with qtbot.waitSignal(window.controller.indexing_finished, timeout=INDEX_TIMEOUT_MS):
         drop(window, file_mime(photos[0]))
     assert window.message_bar.isVisible()   # the failure is a message, not a crash
-    assert window.empty.title.text() == "Model weights missing"
+    assert window.pages.currentWidget() is window.model_page
     # the folder is remembered, to be indexed once a model loads
     assert window.folders_model.index(0).data().startswith("photos\n")
     close_window(qtbot, window)
