@@ -17,10 +17,11 @@ import sys
 import threading
 import traceback
 
-from .cli_report import DownloadBar, print_summary
+from .cli_report import DownloadBar
 from .cli_search import add_search_commands
 from .download import DownloadCancelled
 from .errors import ClipcoreError, NotIndexedError
+from .report import print_offline, print_summary
 
 __all__ = ["main", "build_parser"]
 
@@ -82,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_cmd_index)
 
     add_search_commands(sub, common)
+
+    p = sub.add_parser("watch", parents=[common],
+                       help="keep folders indexed as photos are added, changed, moved or "
+                            "removed, until Ctrl+C")
+    p.add_argument("folders", nargs="*", metavar="DIR",
+                   help="folders to watch (default: every library folder)")
+    p.add_argument("--rescan-minutes", type=float, default=5.0, metavar="M",
+                   help="where live events are unavailable (network folders, the system's "
+                        "watch limit), rescan every M minutes (default: 5)")
+    p.set_defaults(run=_cmd_watch)
 
     p = sub.add_parser("info", parents=[common],
                        help="data directory, model, device, counts and skipped files")
@@ -199,11 +210,12 @@ def _model_label(spec) -> str:
     return spec.full_label
 
 
-def _folder_args(folders: list[str]) -> list[str]:
-    """Absolute paths of existing folders; ClipcoreError naming the first that is not one."""
+def _folder_args(folders: list[str], known: set[str] = frozenset()) -> list[str]:
+    """Absolute paths of the folder arguments; each must be a folder, or a library folder
+    (``known``) that may be offline right now. Raises ClipcoreError."""
     paths = [os.path.abspath(os.path.expanduser(f)) for f in folders]
     for path in paths:
-        if not os.path.isdir(path):
+        if not os.path.isdir(path) and path not in known:
             raise ClipcoreError(f"{path} is not a folder; give the path of a folder of photos.")
     return paths
 
@@ -215,8 +227,8 @@ def _cmd_index(args) -> int:
 
     from .indexer import Phase, index_folders
 
-    folders = _folder_args(args.folders)
     with _open_library(args) as library:
+        folders = _folder_args(args.folders or [], {f.path for f in library.folders()})
         if not folders:
             folders = [f.path for f in library.folders()]
             if not folders:
@@ -281,6 +293,10 @@ class _cancel_on_sigint:
             signal.signal(signal.SIGINT, self.previous)
 
 
+def _cmd_watch(args) -> int:
+    from .live import watch_command
+
+    return watch_command(args, _open_library, _folder_args, _model_spec, _model_label)
 
 
 def _cmd_info(args) -> int:
@@ -311,6 +327,7 @@ def _cmd_info(args) -> int:
             print(f"{waiting:,} photo{'s' * (waiting != 1)} found by the last run "
                   f"{'are' if waiting != 1 else 'is'} not indexed yet (it was cancelled); run "
                   "'clipcore index' to finish.")
+        print_offline(library)
         skipped = library.skipped()
         print(f"Skipped files ({len(skipped)}):")
         for row in skipped:
@@ -338,7 +355,7 @@ def _cmd_models(args) -> int:
 def _cmd_remove(args) -> int:
     paths = [os.path.abspath(os.path.expanduser(f)) for f in args.folders]
     with _open_library(args) as library:
-        known = {f.path for f in library.folders()}
+        known = {f.path for f in library.folders()} | set(library.offline_folders())
         for path in paths:
             if path not in known:
                 raise ClipcoreError(

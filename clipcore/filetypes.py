@@ -24,7 +24,8 @@ SNIFF_BYTES = 32
 UNKNOWN = "unknown type"
 
 #: Kind -> extensions (lower-case, with dot) of files that are never photos; never read.
-#: Camera RAW files are counted here until clipdesk decodes them.
+#: RAW formats LibRaw reads are photos (clipcore.raw: they are in IMAGE_EXTENSIONS, which wins);
+#: the other RAW extensions are counted here.
 OTHER_KINDS: dict[str, frozenset[str]] = {kind: frozenset(exts.split()) for kind, exts in {
     "sound": ".mp3 .wav .flac .ogg .oga .m4a .aac .wma .aif .aiff .opus .mid .midi .ape .alac "
              ".amr .au .ra",

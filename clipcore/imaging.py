@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image, UnidentifiedImageError, features
 
+from . import raw as camera_raw
 from .errors import ImageError
 
 __all__ = [
@@ -64,6 +65,7 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
     | ({".heic", ".heif", ".hif"} if _HAS_HEIF else set())
     | ({".avif"} if _HAS_AVIF else set())
+    | camera_raw.RAW_EXTENSIONS   # camera RAW: decoded by LibRaw (clipcore.raw), chosen by extension
 )
 
 #: Largest image accepted, in pixels: twice Pillow's default MAX_IMAGE_PIXELS (89.5 Mpx), i.e.
@@ -222,7 +224,15 @@ def make_thumbnail(image, size: int) -> "Image.Image":
 
 def _decode(source, path: str | None, min_side: int, thumb_size: int | None) -> DecodedImage:
     target = max(min_side, thumb_size or 0)
-    img = source if isinstance(source, Image.Image) else _open(_read_bytes(source, path))
+    data = None if isinstance(source, Image.Image) else _read_bytes(source, path)
+    if path is not None and camera_raw.is_raw_name(path):
+        found = camera_raw.decode_raw(data, target, MAX_PIXELS)   # None: not a RAW after all
+        if found is not None:
+            rgb, factor = found.image, min(found.image.size) // target if target else 1
+            rgb = rgb.reduce(factor) if factor >= 2 else rgb
+            return DecodedImage(rgb, found.width, found.height, found.date_taken,
+                                make_thumbnail(rgb, thumb_size) if thumb_size else None)
+    img = source if data is None else _open(data)
     _check_pixels(img.size)
     full_size = img.size
     if target and img is not source and img.format in ("JPEG", "MPO"):

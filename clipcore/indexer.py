@@ -26,9 +26,9 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Collection, Iterable, Iterator
 
-from . import imaging, scanner
+from . import imaging, offline, scanner
 from .duplicates import perceptual_hash
 from .dates import SOURCE_EXIF, SOURCE_FILE, file_date
 from .errors import ImageError
@@ -67,7 +67,8 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
                   thumb_size: int = 256, commit_every: int = COMMIT_EVERY,
                   commit_seconds: float = COMMIT_SECONDS,
                   exclude: Iterable[str] = (),
-                  download: Callable | None = None) -> Iterator[ProgressEvent]:
+                  download: Callable | None = None,
+                  defer: Collection[str] = frozenset()) -> Iterator[ProgressEvent]:
     """Scan ``folders`` (adding them to the library), embed new/changed images, keep moved ones,
     remove deleted ones; commit every ``commit_every`` images or ``commit_seconds`` seconds.
 
@@ -81,6 +82,8 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
     library (the files themselves are never touched).
     ``download``: called with each :class:`~clipcore.download.DownloadProgress` while missing
     weights are fetched (when this call loads the model).
+    ``defer``: files left alone this run (still being written, see clipcore.watch): not
+    indexed, and their rows not removed.
 
     The last event has phase "done" and a summary. When the model differs from the library's,
     the library switches to it (``Library.set_model_spec``) only once every image has a vector
@@ -103,11 +106,15 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
         for root in list(roots):                # a folder inside another one given: once
             if any(root.startswith(other.rstrip(os.sep) + os.sep) for other in roots):
                 del roots[root]
-        plan = yield from _scan(library, roots, identity, summary, cancel, tuple(exclude))
+        plan = yield from _scan(library, roots, identity, summary, cancel, tuple(exclude),
+                                frozenset(defer))
         planned = len(plan.work)
         left = collections.Counter(w.folder_id for w in plan.work)   # _embed counts down
         if plan.complete:
-            library.apply(plan.changes)
+            library.catalog.purge_tombstones()
+            restored = plan.changes.indexed
+            library.apply(plan.changes, spec if restored else None,
+                          len(restored[0].vector) if restored else None)
             if plan.work and not _cancelled(cancel):
                 if encoder is None:
                     yield ProgressEvent(Phase.LOAD_MODEL, 0, len(plan.work), 0.0, None, None)
@@ -136,25 +143,31 @@ def _cancelled(cancel) -> bool:
 
 
 def _scan(library: Library, roots: dict[str, int], identity: str, summary: IndexSummary,
-          cancel, exclude: tuple[str, ...] = ()) -> Iterator[ProgressEvent]:
+          cancel, exclude: tuple[str, ...] = (),
+          defer: frozenset[str] = frozenset()) -> Iterator[ProgressEvent]:
     """Walk the folders (path -> library folder id; a path may be a sub-folder of its library
     folder: only it is scanned and diffed) against the catalog. Returns a _Plan (generator
     return)."""
     plan = _Plan()
     gone: dict[str, KnownImage] = {}     # path -> catalog row of files not seen
     seen, last_event = 0, time.monotonic()
+    scanned: list[offline.ScannedFolder] = []
+    folder_paths = {f.id: f.path for f in library.folders()}
     for root, folder_id in roots.items():
-        if not os.path.isdir(root):
-            log.warning("Library folder %s is missing or not reachable; its photos are kept "
-                        "in the library until it comes back or you remove it.", root)
-            continue
         known = library.folder_state(folder_id, identity)
         inside = root.rstrip(os.sep) + os.sep
         if any(not p.startswith(inside) for p in known):   # a sub-folder: only its own rows
             known = {p: row for p, row in known.items() if p.startswith(inside)}
+        volumes = {p: v for p, v in library.volumes(folder_id).items() if offline.inside(p, root)}
+        ctx = offline.ScannedFolder(folder_id, root, volumes, sorted(known), is_folder=folder_paths
+                                    .get(folder_id) == root, reason=offline.reachability(root))
+        scanned.append(ctx)
+        if ctx.reason is not None:
+            continue                     # nothing is read, nothing is removed
         protected: list[str] = []        # folders the scanner could not read: keep their rows
         sniffed = scanner.Remembered(library.sniffed(root))
-        for item in scanner.scan_folder(root, exclude, ignored=summary.ignored, sniffed=sniffed):
+        for item in scanner.scan_folder(root, exclude, ignored=summary.ignored, sniffed=sniffed,
+                                        devices=ctx.devices):
             seen += 1
             if isinstance(item, scanner.ScanProblem):
                 protected.append(item.path.rstrip(os.sep) + os.sep)
@@ -165,7 +178,10 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
                 else:
                     summary.unchanged += 1
                 continue
+            ctx.found.append(item.path)
             row = known.pop(item.path, None)
+            if item.path in defer:
+                continue
             if row is None:
                 plan.work.append(_Work(item, folder_id, None))
             elif (row.size, row.mtime_ns) != (item.size, item.mtime_ns):
@@ -181,6 +197,7 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
                     plan.complete = False
                     return plan
                 yield ProgressEvent(Phase.SCAN, seen, 0, 0.0, None, item.path)
+        ctx.found.sort()
         gone.update((p, row) for p, row in known.items()
                     if not any(p.startswith(prefix) for prefix in protected))
         if sniffed.used != sniffed.loaded:   # new answers, or files gone: keep what is true now
@@ -189,7 +206,10 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
         plan.complete = False
         return plan
     _find_moves(plan, gone, summary)
+    for ctx in scanned:
+        _keep_offline(plan, gone, ctx, summary)
     plan.changes.removed = [row.id for row in gone.values()]
+    _restore(library, plan, identity, summary)
     summary.removed = len(plan.changes.removed)
     for w in plan.work:
         if w.image_id is None:
@@ -197,6 +217,48 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
         else:
             summary.changed += 1
     return plan
+
+
+def _keep_offline(plan: _Plan, gone: dict[str, KnownImage], scan: offline.ScannedFolder,
+                  summary: IndexSummary) -> None:
+    """The folders of one scan that are offline (clipcore.offline.verdicts) keep their photos:
+    the vanished ones are taken out of ``gone``, new files there are not indexed."""
+    updates, away = offline.verdicts(scan, sorted(p for p in gone if offline.inside(p, scan.path)))
+    plan.changes.volumes.extend(updates)
+    for folder, reason in away.items():
+        kept = [gone.pop(p) for p in list(gone) if offline.inside(p, folder)]
+        plan.work = [w for w in plan.work if not offline.inside(w.entry.path, folder)]
+        summary.offline[folder] = reason
+        summary.kept_offline += len(scan.known) if scan.reason else len(kept)
+        log.warning("%s is offline (%s); its photos stay in the library and searchable until "
+                    "it is back or until you remove it from the library.", folder, reason)
+
+
+def _restore(library: Library, plan: _Plan, identity: str, summary: IndexSummary) -> None:
+    """New files whose content hash has a tombstone (a photo deleted in the last
+    ``tombstone_days``, catalog.tombstones) get that vector back instead of being embedded.
+    Only new files of a size some tombstone has are hashed."""
+    model_id = library.catalog.model_id(identity)
+    sizes = library.catalog.tombstone_sizes(model_id) if model_id is not None else set()
+    if not sizes:
+        return
+    still_new = []
+    for w in plan.work:
+        found = digest = None
+        if w.image_id is None and w.entry.size in sizes:
+            try:
+                digest = scanner.content_hash(w.entry.path)
+                found = library.catalog.tombstone(digest, model_id)
+            except OSError:
+                pass
+        if found is None:
+            still_new.append(w)
+            continue
+        plan.changes.indexed.append(IndexedImage(
+            w.entry.path, w.folder_id, w.entry.size, w.entry.mtime_ns, found.vector, digest,
+            found.width, found.height, found.date_taken, found.date_source))
+        summary.restored += 1
+    plan.work = still_new
 
 
 def _find_moves(plan: _Plan, gone: dict[str, KnownImage], summary: IndexSummary) -> None:

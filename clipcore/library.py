@@ -15,7 +15,7 @@ import numpy as np
 
 from .ann_cache import AnnCache, gather_vectors
 from .catalog import (Catalog, Changes, FolderInfo, ImageRow, ImageStatus, IndexedImage,
-                      KnownImage, MovedImage, SkippedImage)
+                      KnownImage, MovedImage, SkippedImage, Volume)
 from .config import IndexParams, ModelSpec, resolve_data_dir
 from .errors import ClipcoreError
 from .writelock import WriterLock
@@ -86,13 +86,19 @@ class Library:
 
     def remove_folder(self, path: str) -> None:
         """Forget the folder and its images (catalog rows, vectors, ANN entries). Never touches
-        files. Raises ClipcoreError for a folder that is not in the library, LibraryBusyError."""
+        files. ``path``: a library folder, or an offline drive inside one (see
+        :meth:`offline_folders`). This is the only way photos of an offline folder leave the
+        library. Raises ClipcoreError for any other path, LibraryBusyError."""
         path = _norm(path)
         fid = self.folder_id(path)
-        if fid is None:
+        vol = self.volumes().get(path)
+        if fid is None and (vol is None or vol.online):
             raise ClipcoreError(f"{path} is not a library folder; nothing was removed.")
         with self.writer_lock.hold():
-            self.ann.apply(lambda: self.catalog.delete_folder(fid))
+            if fid is not None:
+                self.ann.apply(lambda: self.catalog.delete_folder(fid))
+            else:
+                self.ann.apply(lambda: self.catalog.forget_volume(path))
             self.save_indexes()
 
     def folder_id(self, path: str) -> int | None:
@@ -117,6 +123,27 @@ class Library:
     def set_pending(self, counts: dict[int, int]) -> None:   # photos left per folder id
         with self.writer_lock.hold():
             self.catalog.set_pending(counts)
+
+    def volumes(self, folder_id: int | None = None) -> dict[str, Volume]:
+        """path -> Volume: the library folders and the drives mounted inside them, with their
+        online / offline state (clipcore.offline), of one library folder or all."""
+        return {v.path: v for v in self.catalog.volume_rows(folder_id)}
+
+    def tombstone_days(self) -> int:
+        """Days the vectors of deleted photos are kept for their return (default 30)."""
+        return self.catalog.tombstone_days()
+
+    def set_tombstone_days(self, days: int) -> None:
+        """Keep the vectors of deleted photos ``days`` days (0: not at all); purges older ones.
+        Raises LibraryBusyError, CatalogError."""
+        with self.writer_lock.hold():
+            self.catalog.set_tombstone_days(days)
+            self.catalog.purge_tombstones()
+
+    def offline_folders(self) -> dict[str, Volume]:
+        """path -> Volume of every offline library folder or drive inside one; their photos
+        are in the catalog and searchable but cannot be opened now."""
+        return {p: v for p, v in self.volumes().items() if not v.online}
 
     # -- the library's model -------------------------------------------------------------
     def model_spec(self) -> ModelSpec | None:

@@ -26,6 +26,7 @@ class Phase(str, Enum):
 @dataclass
 class IndexSummary:
     new: int = 0
+    restored: int = 0          # came back: vector reused from a tombstone, not embedded
     changed: int = 0
     moved: int = 0
     removed: int = 0
@@ -33,6 +34,8 @@ class IndexSummary:
     skipped: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)   # reason -> count
     ignored: dict[str, int] = field(default_factory=dict)   # other files: kind -> count
+    offline: dict[str, str] = field(default_factory=dict)   # offline folder -> reason
+    kept_offline: int = 0      # photos kept (not removed) because their folder is offline
     seconds: float = 0.0
     images_per_second: float = 0.0
     cancelled: bool = False

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, MutableMapping
 
 from .filetypes import UNKNOWN, kind_of_name, sniff_file
+from .raw import RAW_EXTENSIONS, is_raw_name
+
+#: What a RAW file shown through its JPEG twin is counted as in ``scan_folder(ignored=...)``.
+RAW_BESIDE_JPEG = "RAW beside its JPEG"
 
 __all__ = ["FileEntry", "ScanProblem", "scan_folder", "content_hash", "HASH_CHUNK", "Remembered"]
 
@@ -54,6 +58,7 @@ Sniffed = tuple[int, int, bool]
 def scan_folder(root: str, exclude: Iterable[str] = (), *,
                 ignored: MutableMapping[str, int] | None = None,
                 sniffed: MutableMapping[str, Sniffed] | None = None,
+                devices: dict[str, int] | None = None,
                 ) -> Iterator[FileEntry | ScanProblem]:
     """Walk ``root`` recursively; yield a FileEntry per image file and a ScanProblem per path
     that could not be read. Never raises for anything on disk, never writes.
@@ -66,7 +71,9 @@ def scan_folder(root: str, exclude: Iterable[str] = (), *,
     so a caller that keeps the mapping makes every later scan stat-only. Files with a
     well-known other extension (sound, video, text, ...: ``filetypes.OTHER_KINDS``) are never
     read; ``ignored`` (kind -> count), when given, counts every regular file that is not a
-    photo by kind ("sound", ..., ``filetypes.UNKNOWN``). Names starting with "." (hidden files and folders)
+    photo by kind ("sound", ..., ``filetypes.UNKNOWN``), and the RAW half of each RAW + JPEG
+    pair (same folder, same name stem) as :data:`RAW_BESIDE_JPEG`: the pair shows once, as
+    the JPEG (``clipcore.raw.raw_sibling`` finds the RAW). Names starting with "." (hidden files and folders)
     are skipped, and so is every folder in ``exclude`` (compared by identity, st_dev/st_ino,
     so any spelling or symlink to an excluded folder is excluded too).
 
@@ -78,6 +85,10 @@ def scan_folder(root: str, exclude: Iterable[str] = (), *,
     Cost: one os.scandir per folder plus one stat per image file, per folder and per file of
     unknown type; photo contents are never read, files of unknown type once (about 1-2 s per
     100,000 files on a local disk, warm cache).
+
+    ``devices``: when given, filled with ``{path: st_dev}`` for ``root`` and for every folder
+    walked whose device differs from its parent's (a mount point, or a symlink to another
+    drive): where a drive that can go away starts (see clipcore.offline).
     """
     root = os.path.abspath(os.fspath(root))
     try:
@@ -100,22 +111,26 @@ def scan_folder(root: str, exclude: Iterable[str] = (), *,
             pass  # an excluded folder that does not exist excludes nothing
 
     seen = {_key(st)}
+    if devices is not None:
+        devices[root] = st.st_dev
     # Each pending folder: (path, keys of its ancestors and itself). Symlinked folders wait in
-    # `linked` until every real folder has been walked.
-    pending: list[tuple[str, frozenset]] = [(root, frozenset(seen))]
-    linked: list[tuple[str, frozenset, tuple]] = []
+    # `linked` until every real folder has been walked. The key's st_dev is the folder's device.
+    pending: list[tuple[str, frozenset, tuple]] = [(root, frozenset(seen), _key(st))]
+    linked: list[tuple[str, frozenset, tuple, int]] = []
     while pending or linked:
         if pending:
-            folder, chain = pending.pop()
+            folder, chain, here = pending.pop()
         else:
-            folder, parent_chain, key = linked.pop()
-            if key in parent_chain:
+            folder, parent_chain, here, parent_dev = linked.pop()
+            if here in parent_chain:
                 yield ScanProblem(folder, "symlink loop")
                 continue
-            if key in seen:
+            if here in seen:
                 continue  # already walked through another path
-            seen.add(key)
-            chain = parent_chain | {key}
+            seen.add(here)
+            chain = parent_chain | {here}
+            if devices is not None and here[0] != parent_dev:
+                devices[folder] = here[0]
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -127,11 +142,17 @@ def scan_folder(root: str, exclude: Iterable[str] = (), *,
             continue
 
         subfolders, sublinks = [], []
+        paired = _jpeg_stems(entries)
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             is_link = False
             kind = kind_of_name(entry.name)
+            if paired and is_raw_name(entry.name) and \
+                    os.path.splitext(entry.name)[0].lower() in paired:
+                if ignored is not None:   # a RAW + JPEG pair shows once: the JPEG
+                    ignored[RAW_BESIDE_JPEG] = ignored.get(RAW_BESIDE_JPEG, 0) + 1
+                continue
             try:
                 is_link = entry.is_symlink()
                 if not (is_link or kind in ("image", None) or entry.is_dir()):
@@ -154,10 +175,12 @@ def scan_folder(root: str, exclude: Iterable[str] = (), *,
                 if key in excluded:
                     continue
                 if is_link:
-                    sublinks.append((entry.path, chain, key))
+                    sublinks.append((entry.path, chain, key, here[0]))
                 elif key not in seen:  # (a bind mount can show a real folder twice)
                     seen.add(key)
-                    subfolders.append((entry.path, chain | {key}))
+                    subfolders.append((entry.path, chain | {key}, key))
+                    if devices is not None and key[0] != here[0]:
+                        devices[entry.path] = key[0]
             elif stat.S_ISREG(st.st_mode):
                 if kind is None and _sniff(entry.path, st, sniffed):
                     kind = "image"
@@ -241,6 +264,19 @@ def _sniff(path: str, st: os.stat_result, sniffed: MutableMapping[str, Sniffed] 
     if sniffed is not None:
         sniffed[path] = (st.st_size, st.st_mtime_ns, is_image)
     return is_image
+
+
+def _jpeg_stems(entries) -> set[str]:
+    """Lower-case name stems of the photos in a listing that are not RAW files: a RAW with
+    one of these stems is the other half of a RAW + JPEG pair (clipcore.raw)."""
+    if not RAW_EXTENSIONS:
+        return set()
+    stems = {os.path.splitext(e.name)[0].lower() for e in entries if is_raw_name(e.name)}
+    if not stems:
+        return set()
+    return {stem for e in entries
+            if (stem := os.path.splitext(e.name)[0].lower()) in stems
+            and not is_raw_name(e.name) and kind_of_name(e.name) == "image"}
 
 
 def _may_hold_photos(name: str) -> bool:

@@ -35,7 +35,8 @@ DATE_POOL = 200     # without a threshold, a date sort orders this many best mat
 class Hit:
     """One result: catalog id, absolute path, cosine similarity in [-1, 1], and what the catalog
     knows about the photo (``date_taken`` ISO 8601 or None, ``date_source`` "exif" or "file"
-    (the file's modification time: no EXIF date) or None; ``width``/``height`` in pixels)."""
+    (the file's modification time: no EXIF date) or None; ``width``/``height`` in pixels).
+    ``offline``: its folder is offline (drive not connected): it cannot be opened now."""
 
     id: int
     path: str
@@ -44,6 +45,7 @@ class Hit:
     width: int | None = None
     height: int | None = None
     date_source: str | None = None
+    offline: bool = False
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,7 @@ class Searcher:
 
     def _rows(self, pairs) -> list[Hit]:
         rows = {row.id: row for row in self.library.images([i for i, _ in pairs])}
+        away = tuple(p.rstrip(os.sep) + os.sep for p in self.library.offline_folders())
         hits = []
         for image_id, score in pairs:
             row = rows.get(image_id)
@@ -269,7 +272,8 @@ class Searcher:
                 continue
             score = min(1.0, max(-1.0, float(score)))     # float rounding can pass 1.0
             hits.append(Hit(row.id, row.path, score, row.date_taken, row.width, row.height,
-                            getattr(row, "date_source", None)))
+                            getattr(row, "date_source", None),
+                            bool(away) and row.path.startswith(away)))
         return hits
 
 

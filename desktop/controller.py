@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Signal
 from clipcore.download import DownloadCancelled
 from clipcore.errors import WeightsMissingError
 
+from .live_watch import LiveWatch
 from .settings import AppSettings
 from .workers import IndexWorker, ModelLoader, WorkPool, user_message
 
@@ -73,7 +74,8 @@ class Controller(QObject):
     ``indexing_started(list[str])``; ``index_progress(ProgressEvent)``;
     ``indexing_finished(IndexSummary | None)``; ``results_ready(list[Hit], SearchRequest)``;
     ``search_failed(message)``; ``message(text)`` for non-blocking notices;
-    ``skipped_ready(list[ImageRow])``; ``shutdown_done()`` once every worker has stopped.
+    ``skipped_ready(list[ImageRow])``; ``shutdown_done()`` once every worker has stopped;
+    ``watch_states({path: FolderWatch})`` (clipcore.watch).
 
     ``resolve_spec(AppSettings) -> ModelSpec`` chooses the model (tests inject a tiny one);
     ``thumbnails`` is the indexer's thumbnail callback; ``index_options`` are extra keyword
@@ -93,6 +95,7 @@ class Controller(QObject):
     shutdown_done = Signal()
     download_progress = Signal(object)
     reindex_notice = Signal(str)
+    watch_states = Signal(object)
 
     def __init__(self, library, settings: AppSettings, *,
                  resolve_spec: Callable[[AppSettings], object] = default_spec_resolver,
@@ -119,6 +122,11 @@ class Controller(QObject):
         self.indexed_count = 0
         self.shutdown_wait_ms = -1   # forever; the app process sets a bound (it exits after)
         self.model_error: Exception | None = None   # why the active model is not loaded
+        self.live = LiveWatch(lambda path: path in self.library.offline_folders(), self)
+        self.live.batch_requested.connect(self._watch_batch)
+        self.live.states_changed.connect(self.watch_states)
+        self._defer: set[str] = set()          # files the watch says are still being written
+        self._waiters: list = []               # watch batches the running index run includes
 
     # ------------------------------------------------------------------ start-up and models
     def start(self) -> None:
@@ -135,7 +143,10 @@ class Controller(QObject):
         self.pool.run(read, on_result=lambda r: self._started(*r), on_error=self._report)
 
     def _started(self, wanted, stored, folders, count: int) -> None:
-        self._set_folders(folders, count)
+        self._set_folders(folders, count)      # (starts the watch)
+        days = self.settings.tombstone_days
+        self.pool.run(lambda: self.library.tombstone_days() == days
+                      or self.library.set_tombstone_days(days), on_error=self._report)
         active_spec = stored or wanted
         if active_spec is None:
             return
@@ -181,6 +192,10 @@ class Controller(QObject):
     def apply_settings(self, settings: AppSettings) -> None:
         """Take new settings; a different model re-indexes in the background."""
         old, self.settings = self.settings, settings
+        if (old.watch, old.rescan_minutes) != (settings.watch, settings.rescan_minutes):
+            self._restart_watch()
+        if old.tombstone_days != settings.tombstone_days:
+            self.pool.run(self.library.set_tombstone_days, settings.tombstone_days, on_error=self._report)
         if (old.preset, old.device, old.checkpoint) != (settings.preset, settings.device,
                                                          settings.checkpoint):
             self.pool.run(self.resolve_spec, settings, on_result=self._switch_model,
@@ -259,10 +274,13 @@ class Controller(QObject):
         self._index_queue = []
         if not wanted:
             return
+        options = dict(self.index_options, **({"defer": frozenset(self._defer)} if self._defer
+                                              else {}))
+        self._defer, self._waiters = set(), self.live.take_waiting()
         worker = IndexWorker(self.library, wanted, self.target_model.loader,
                              thumbnails=self.thumbnails, exclude=tuple(self.settings.exclude),
                              count_model=self._active.loader.spec.identity(),
-                             options=self.index_options, parent=self)
+                             options=options, parent=self)
         worker.progress.connect(self.index_progress)
         worker.folders.connect(self._set_folders)
         worker.failed.connect(self.message)
@@ -280,6 +298,9 @@ class Controller(QObject):
 
     def _index_done(self, summary) -> None:
         worker, self._worker, self.indexing = self._worker, None, []
+        for waiter in self._waiters:     # the watch may ask for its next batch
+            waiter.set()
+        self._waiters = []
         if worker is not None:
             worker.wait()
         completed = summary is not None and not summary.cancelled
@@ -300,8 +321,29 @@ class Controller(QObject):
             self.index([])
 
     def _set_folders(self, folders, count: int) -> None:
+        before = {f.path for f in self.folders}
         self.folders, self.indexed_count = folders, count
         self.folders_changed.emit(folders, count)
+        if before != {f.path for f in folders} and (self.settings.watch or self.live.running):
+            self._restart_watch()
+
+    # ------------------------------------------------------------------ live watch
+    def _restart_watch(self) -> None:
+        """Watch the library folders if the settings say so (OS watches set up in a worker)."""
+        if self._closing:
+            return
+        paths = [f.path for f in self.folders]
+        if self.settings.watch and paths:
+            self.pool.run(self.live.start, paths, self.settings.rescan_minutes * 60.0,
+                          on_error=self._report)
+        elif self.live.running:
+            self.pool.run(self.live.stop, on_error=self._report)
+            self.watch_states.emit({})
+
+    def _watch_batch(self, batch) -> None:
+        """The watch saw changes: index those folders (queued behind a running index)."""
+        self._defer |= batch.defer
+        self.index(list(batch.folders))
 
     def _refresh_folders(self) -> None:
         identity = self._active.loader.spec.identity() if self._active else None
@@ -369,6 +411,7 @@ class Controller(QObject):
         """Cancel indexing, drop queued work; ``shutdown_done`` fires when all has stopped
         (what was committed stays committed: the indexer stops between batches)."""
         self._closing = True
+        self.live.stop()
         self._queued_search = None
         self._index_queue, self._after_index = [], []
         self.pool.drop_queued()

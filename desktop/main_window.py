@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         c.model_state.connect(self._on_model_state)
         c.device_changed.connect(self.device_label.setText)
         c.folders_changed.connect(self._on_folders)
+        c.watch_states.connect(self.folders_model.set_watch)
         c.indexing_started.connect(self._on_indexing_started)
         c.index_progress.connect(self.progress.update_progress)
         c.indexing_finished.connect(self._on_indexing_finished)
@@ -252,6 +253,10 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ results actions
     def open_path(self, path: str) -> None:
         """Open a file or folder in the system's viewer (a file URL; never a shell)."""
+        if not os.path.exists(path):   # an offline drive's photo: still found, not openable
+            self.show_message(f"{os.path.basename(path)} cannot be opened: the drive or folder "
+                              "holding it is not connected. Connect it and try again.")
+            return
         if not QDesktopServices.openUrl(file_url(path)):
             self.show_message(f"No application could open {path}.")
 
@@ -287,7 +292,9 @@ class MainWindow(QMainWindow):
                 "Indexing cancelled; what was done is kept. Rescan (F5) to resume.", 8000)
         elif summary is not None:
             self.statusBar().showMessage(
-                f"Indexing done: {summary.new:,} new, {summary.changed:,} changed, "
+                f"Indexing done: {summary.new:,} new, "
+                + (f"{summary.restored:,} restored, " if summary.restored else "")
+                + f"{summary.changed:,} changed, "
                 f"{summary.removed:,} removed, {summary.skipped:,} skipped.", 8000)
         if self._request is not None:   # show what the new photos add to the current search
             self.controller.search(self._request)

@@ -21,13 +21,19 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 class AppSettings:
     """``preset``: a clipcore preset name; ``device``: one of :data:`DEVICES`;
     ``result_count``: how many hits a search asks for; ``exclude``: folders (absolute paths)
-    the indexer skips; ``checkpoint``: a weights file the user chose for the preset ("" none)."""
+    the indexer skips; ``checkpoint``: a weights file the user chose for the preset ("" none);
+    ``watch``: keep library folders up to date while the app runs (clipcore.watch);
+    ``rescan_minutes``: where live events are unavailable, rescan this often;
+    ``tombstone_days``: keep the vectors of deleted photos this long (clipcore catalog)."""
 
     preset: str = "default"
     device: str = "auto"
     result_count: int = 200
     exclude: list[str] = field(default_factory=list)
     checkpoint: str = ""
+    watch: bool = True
+    rescan_minutes: int = 5
+    tombstone_days: int = 30
 
 
 def default_qsettings() -> QSettings:
@@ -43,6 +49,12 @@ def load_settings(store: QSettings) -> AppSettings:
         count = int(store.value("search/result_count", default.result_count))
     except (TypeError, ValueError):
         count = default.result_count
+    def number(key: str, fallback: int, lo: int, hi: int) -> int:
+        try:
+            return max(lo, min(int(store.value(key, fallback)), hi))
+        except (TypeError, ValueError):
+            return fallback
+
     exclude = store.value("library/exclude", []) or []
     if isinstance(exclude, str):
         exclude = [exclude]
@@ -52,6 +64,9 @@ def load_settings(store: QSettings) -> AppSettings:
         result_count=max(1, min(count, 10_000)),
         exclude=[str(p) for p in exclude],
         checkpoint=str(store.value("model/checkpoint", "") or ""),
+        watch=str(store.value("library/watch", default.watch)).lower() not in ("false", "0"),
+        rescan_minutes=number("library/rescan_minutes", default.rescan_minutes, 1, 24 * 60),
+        tombstone_days=number("library/tombstone_days", default.tombstone_days, 0, 3650),
     )
 
 
@@ -61,6 +76,9 @@ def save_settings(store: QSettings, settings: AppSettings) -> None:
     store.setValue("search/result_count", settings.result_count)
     store.setValue("library/exclude", list(settings.exclude))
     store.setValue("model/checkpoint", settings.checkpoint)
+    store.setValue("library/watch", settings.watch)
+    store.setValue("library/rescan_minutes", settings.rescan_minutes)
+    store.setValue("library/tombstone_days", settings.tombstone_days)
     store.sync()
 
 

@@ -34,7 +34,9 @@ from .settings import SettingsTable
 from .sniffed import SniffedTable
 from .state import StateTable
 from .tags import TagRow, TagsTable
+from .tombstones import Tombstone, TombstonesTable
 from .vectors import VectorsTable
+from .volumes import Volume, VolumesTable, VolumeUpdate
 
 __all__ = [
     "CATALOG_FILE",
@@ -55,11 +57,15 @@ __all__ = [
     "TagRow",
     "fs_key",
     "fs_path",
+    "Volume",
+    "VolumeUpdate",
+    "Tombstone",
 ]
 
 
 class Catalog(FoldersTable, ImagesTable, VectorsTable, ModelsTable, SettingsTable, StateTable,
-              ChangesTable, HashesTable, TagsTable, SniffedTable, Database):
+              ChangesTable, HashesTable, TagsTable, SniffedTable, VolumesTable, TombstonesTable,
+              Database):
     """The catalog of one data directory: ``Catalog(data_dir)`` creates or upgrades
     ``<data_dir>/catalog.sqlite``. One connection per thread; thread-safe.
 

@@ -3,6 +3,7 @@ skipped files, moves and removals (:meth:`ChangesTable.apply_changes`)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -15,8 +16,10 @@ from .hashes import put_hashes
 from .images import ImageStatus, delete_images, move_image
 from .models import ModelRow, ensure_model
 from .settings import has_model, write_model
-from .state import bump_generation
+from .state import bump_generation, current_generation
 from .vectors import delete_image_vectors, put_vector
+from .tombstones import bury, take_back
+from .volumes import VolumeUpdate, put_volume
 
 __all__ = ["Applied", "Changes", "ChangesTable", "IndexedImage", "MovedImage", "SkippedImage"]
 
@@ -64,14 +67,16 @@ class Changes:
     skipped: list[SkippedImage] = field(default_factory=list)
     moved: list[MovedImage] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)    # image ids whose file is gone
+    volumes: list[VolumeUpdate] = field(default_factory=list)   # online / offline verdicts
 
     def __len__(self) -> int:
-        return len(self.indexed) + len(self.skipped) + len(self.moved) + len(self.removed)
+        return (len(self.indexed) + len(self.skipped) + len(self.moved) + len(self.removed)
+                + len(self.volumes))
 
 
 class Applied(NamedTuple):
     """What a committed :class:`Changes` did to the vectors (for the vector-index caches)."""
-    generation: int          # of the transaction
+    generation: int          # of the transaction (not bumped when no vector changed)
     removed: np.ndarray      # (r,) int64 image ids that lost their vectors
     added: np.ndarray        # (a,) int64 image ids of ``changes.indexed``, same order
     model: ModelRow | None   # the model of the added vectors (None when nothing was indexed)
@@ -84,9 +89,16 @@ class ChangesTable(Table):
         name the model of the ``changes.indexed`` vectors; a library without a model yet adopts
         it. Raises DiskFullError (nothing of this batch is kept), LibraryBusyError, CatalogError."""
         with self.transaction("the indexed images") as c:
+            now_ns = time.time_ns()
+            for v in changes.volumes:
+                put_volume(c, v, now_ns)
+            if len(changes) == len(changes.volumes):   # no vector changes: generation stays
+                return Applied(current_generation(c), np.empty(0, np.int64),
+                               np.empty(0, np.int64), None)
             generation = bump_generation(c)
             removed = [int(i) for i in changes.removed]
             if removed:
+                bury(c, removed, now_ns)     # their vectors stay findable by content hash
                 delete_images(c, removed)
             for m in changes.moved:
                 move_image(c, m.image_id, m.path, m.folder_id, m.size, m.mtime_ns)
@@ -110,6 +122,8 @@ class ChangesTable(Table):
                         date_taken=im.date_taken, date_source=im.date_source)
                     put_vector(c, image_id, row.id, generation, im.vector)
                     put_hashes(c, image_id, im.perceptual_hash)
+                    if im.content_hash:
+                        take_back(c, im.content_hash, row.id)
                     added.append(image_id)
         return Applied(generation, np.asarray(removed, np.int64), np.asarray(added, np.int64),
                        model)

@@ -38,6 +38,9 @@ class FolderInfo:
     indexed_count: int     # images with a vector for the library's current model
     skipped_count: int     # images with a skip reason
     pending: int = 0       # photos found by the last run but not indexed yet (it stopped early)
+    offline_reason: str | None = None    # None: online (or never scanned); see clipcore.offline
+    offline_since_ns: int | None = None  # time.time_ns() when it was first found offline
+    last_seen_ns: int | None = None      # time.time_ns() of the last scan that found it
 
 
 class FoldersTable(Table):
@@ -52,15 +55,18 @@ class FoldersTable(Table):
         return row[0] if row else None
 
     def folder_info(self, folder_id: int, model_id: int | None) -> FolderInfo:
-        """Counts of one folder; ``indexed_count`` counts vectors of ``model_id``."""
+        """Counts of one folder; ``indexed_count`` counts vectors of ``model_id``; its
+        online / offline state from the ``volumes`` table."""
         row = self.conn().execute(
             """SELECT f.path, count(i.id), coalesce(sum(i.status = ?), 0),
                       (SELECT count(*) FROM vectors v JOIN images j ON j.id = v.image_id
-                        WHERE j.folder_id = f.id AND v.model_id = ?), f.pending
+                        WHERE j.folder_id = f.id AND v.model_id = ?), f.pending,
+                      o.offline_reason, o.offline_since_ns, o.last_seen_ns
                  FROM folders f LEFT JOIN images i ON i.folder_id = f.id
+                      LEFT JOIN volumes o ON o.path = f.path
                 WHERE f.id = ? GROUP BY f.id""",
             (ImageStatus.SKIPPED.value, -1 if model_id is None else model_id, folder_id)).fetchone()
-        return FolderInfo(folder_id, fs_path(row[0]), row[1], row[3], row[2], row[4])
+        return FolderInfo(folder_id, fs_path(row[0]), row[1], row[3], row[2], *row[4:])
 
     def set_pending(self, counts: dict[int, int]) -> None:
         """Record, per folder id, how many found photos the last run left unindexed."""

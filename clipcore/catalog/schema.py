@@ -21,7 +21,7 @@ statements) and is appended to :data:`MIGRATIONS` below. Never edit a migration 
 
 from __future__ import annotations
 
-from . import hashes, tags
+from . import hashes, tags, tombstones, volumes
 from . import sniffed
 from .folders import MIGRATION as folders_pending
 from .images import MIGRATION_DATE_SOURCE
@@ -76,5 +76,7 @@ MIGRATIONS: list[list[str]] = [
     hashes.MIGRATION + tags.MIGRATION,      # 2: perceptual hashes, tags (issue 13)
     MIGRATION_DATE_SOURCE,                  # 3: images.date_source, index on date_taken
     folders_pending + sniffed.MIGRATION,    # 4: folders.pending, sniffed (issue 10)
+    volumes.MIGRATION,     # 5: library folders / drives inside them, online or offline
+    tombstones.MIGRATION,  # 6: vectors of deleted photos, by content hash, for a while
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

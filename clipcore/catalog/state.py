@@ -6,12 +6,17 @@ import sqlite3
 
 from .base import Table
 
-__all__ = ["StateTable", "bump_generation"]
+__all__ = ["StateTable", "bump_generation", "current_generation"]
 
 
 def bump_generation(c: sqlite3.Connection) -> int:
     """Inside a transaction: increment and return the generation."""
     c.execute("UPDATE state SET generation = generation + 1")
+    return int(c.execute("SELECT generation FROM state").fetchone()[0])
+
+
+def current_generation(c: sqlite3.Connection) -> int:
+    """Inside a transaction: the generation, unchanged."""
     return int(c.execute("SELECT generation FROM state").fetchone()[0])
 
 

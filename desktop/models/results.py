@@ -117,6 +117,9 @@ class ResultsModel(QAbstractListModel):
             if max(image.width(), image.height()) < side:   # a small photo fills its cell too
                 image = image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
                                      Qt.TransformationMode.SmoothTransformation)
+            row = self._row_of.get(path)
+            if row is not None and getattr(self._shown[row], "offline", False):
+                image = image.convertToFormat(QImage.Format.Format_Grayscale8)  # not connected
             pixmap = QPixmap.fromImage(image)
             pixmap.setDevicePixelRatio(self.dpr)
             self._pixmaps[path] = pixmap
@@ -143,6 +146,14 @@ class ResultsModel(QAbstractListModel):
             return self._placeholder
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [hit.path, f"Score: {hit.score:.3f}"]
+            if getattr(hit, "offline", False):
+                lines.append("Drive not connected: connect it to open this photo")
+            else:
+                from clipcore.raw import raw_sibling   # a RAW + JPEG pair shows as the JPEG
+
+                raw = raw_sibling(hit.path)
+                if raw:
+                    lines.append(f"RAW: {os.path.basename(raw)}")
             lines.append(f"Taken: {hit.date_taken.replace('T', ' ')}" if hit.date_taken
                          else "Date taken: unknown")
             return "\n".join(lines)

@@ -1,11 +1,13 @@
-"""The settings dialog: model preset, device, number of results, folders to exclude."""
+"""The settings dialog: model preset, device, number of results, folders to exclude, live
+watch (on/off, rescan interval), how long deleted photos' vectors are kept."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
+                               QFormLayout,
                                QHBoxLayout, QLabel, QListWidget, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
@@ -87,6 +89,18 @@ class SettingsDialog(QDialog):
         self.exclude.setAccessibleName("Folders to exclude")
         add.setAccessibleName("Add a folder to exclude")
         remove.setAccessibleName("Remove the selected excluded folder")
+        self.watch = QCheckBox("Index new, changed and removed photos as they happen")
+        self.watch.setChecked(settings.watch)
+        self.rescan_minutes = QSpinBox(minimum=1, maximum=24 * 60, suffix=" min")
+        self.rescan_minutes.setValue(settings.rescan_minutes)
+        self.rescan_minutes.setToolTip("For network folders, and when the system refuses more "
+                                       "watched folders: look for changes this often")
+        self.tombstone_days = QSpinBox(minimum=0, maximum=3650, suffix=" days")
+        self.tombstone_days.setValue(settings.tombstone_days)
+        self.tombstone_days.setToolTip("A photo deleted and then restored (from the Trash, or a "
+                                       "drive plugged in again) within this time is not "
+                                       "analysed again")
+
         form = QFormLayout()
         form.addRow("", self.in_use)
         form.addRow("Model", self.preset)
@@ -95,6 +109,9 @@ class SettingsDialog(QDialog):
         form.addRow("", self.refusal)
         form.addRow("Number of results", self.result_count)
         form.addRow("Folders to exclude", exclude_box)
+        form.addRow("Watch folders", self.watch)
+        form.addRow("Rescan without live events every", self.rescan_minutes)
+        form.addRow("Remember deleted photos for", self.tombstone_days)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self._check_and_accept)
@@ -132,4 +149,7 @@ class SettingsDialog(QDialog):
             result_count=self.result_count.value(),
             exclude=[self.exclude.item(i).text() for i in range(self.exclude.count())],
             checkpoint=self._settings.checkpoint if preset == self._settings.preset else "",
+            watch=self.watch.isChecked(),
+            rescan_minutes=self.rescan_minutes.value(),
+            tombstone_days=self.tombstone_days.value(),
         )

@@ -11,7 +11,7 @@ import re
 import torch
 
 from benchmarks import (browse, encoder_ceiling, memory, pipeline, query_latency, reindex_unchanged,
-                        run_all, startup)
+                        run_all, startup, watch)
 from benchmarks.flops import count_flops
 
 
@@ -75,6 +75,14 @@ def test_reindex_unchanged_opens_no_file(tmp_path):
     assert _table_value(out, "model loads") == "0"
 
 
+def test_watch_idle_and_latency(tmp_path):
+    out = watch.main(["--files", "300", "--idle-seconds", "0.5", "--writes", "2",
+                      "--work-dir", str(tmp_path)])
+    _check_report(out, "Live watch")
+    assert _table_value(out, "index runs asked for while idle") == "0"
+    assert "(mode: watching)" in out
+
+
 def test_startup(tiny_config):
     out = startup.main(["--model", str(tiny_config), "--runs", "1"])
     _check_report(out, "Start-up")
@@ -95,7 +103,9 @@ def test_run_all_rerunning_one_script_keeps_the_other_sections_and_notes(tmp_pat
     run_all.main(["--output", str(results), "--only", "memory"])
     text = results.read_text()
     assert calls == list(run_all.SCRIPTS) + ["memory"]
-    assert "## memory run 7" in text and "## startup run 6" in text
+    runs = list(run_all.SCRIPTS)
+    assert f"## memory run {len(runs) + 1}" in text   # re-run; the others kept from the first
+    assert f"## startup run {runs.index('startup') + 1}" in text
     assert text.index("encoder_ceiling") < text.index("## memory") < text.index("startup")
     assert text.rstrip().endswith("## Notes"), "hand-written notes are kept, last"
 

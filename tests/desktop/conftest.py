@@ -32,8 +32,10 @@ def no_leaked_threads():
 
 @pytest.fixture
 def settings_store(tmp_path) -> QSettings:
-    """A QSettings in an ini file of this test's own."""
+    """A QSettings in an ini file of this test's own. The live watch is off unless a test
+    turns it on (tests/desktop/test_live.py): its runs would race other tests' own."""
     store = QSettings(str(tmp_path / "clipdesk.ini"), QSettings.Format.IniFormat)
+    store.setValue("library/watch", False)
     yield store
     store.sync()
 

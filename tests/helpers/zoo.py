@@ -10,6 +10,11 @@ rather than repeating the expectations:
   the indexer records it as skipped with that reason. ``unreadable`` only fails when the tests
   do not run as root (root reads a chmod-000 file): see :func:`can_be_unreadable`.
 * :data:`SCAN_PROBLEMS` -- kind -> the ScanProblem reason the scanner reports for that path.
+* :data:`RAW_PAIRED` -- RAW files beside a JPEG of the same stem: the scanner does not report
+  them (the pair shows once, as the JPEG, kind ``raw_pair_jpeg``).
+* RAW kinds (Adobe DNG written by tests/helpers/dng.py): ``raw_dng_preview`` (a JPEG preview
+  large enough for the model), ``raw_dng_small_preview`` (a preview too small: demosaiced),
+  ``raw_dng_no_preview``, and ``raw_dng_truncated`` (cut off in the RAW data).
 * ``symlink_loop`` -- a folder holding ``a/to_b -> ../b`` and ``b/to_a -> ../a`` plus
   ``a/up -> ..`` (a link to its own parent). The scan must terminate and yield ``loop_photo``
   exactly once.
@@ -35,6 +40,7 @@ __all__ = [
     "DECODE_OK",
     "DECODE_FAILS",
     "SCAN_PROBLEMS",
+    "RAW_PAIRED",
     "UPRIGHT_SIZE",
     "GOOD_JPEG_DATE",
     "corner_colours",
@@ -52,7 +58,8 @@ DECODE_OK = frozenset(
     {"png_as_jpg", "tiny_1x1", "png_16bit", "cmyk_jpeg", "palette_transparent_png",
      "animated_gif", "corrupt_exif", "non_utf8_name", "long_path", "loop_photo",
      "good_jpeg", "good_mpo", "good_png_alpha", "good_webp", "good_tiff", "good_bmp", "good_heic",
-     "upper_case_ext"}
+     "upper_case_ext", "raw_dng_preview", "raw_dng_small_preview", "raw_dng_no_preview",
+     "raw_pair_jpeg"}
     | {f"orientation_{o}" for o in ORIENTATIONS}
     | ({"good_avif"} if features.check("avif") else set())
 )
@@ -63,7 +70,10 @@ DECODE_FAILS = {
     "text_as_jpg": "not an image (unrecognised format)",
     "bomb_png": "image too large",
     "unreadable": "permission denied",
+    "raw_dng_truncated": "truncated or corrupt image data",
 }
+
+RAW_PAIRED = frozenset({"raw_pair_raw"})
 
 SCAN_PROBLEMS = {"broken_symlink": "broken symlink"}
 
@@ -182,6 +192,21 @@ def make_zoo(root: Path) -> dict[str, str]:
     photo.save(path("good_heic", "good/photo.heic"), "HEIF")
     if "good_avif" in DECODE_OK:
         photo.save(path("good_avif", "good/photo.avif"), "AVIF")
+
+    # --- camera RAW (DNG) ------------------------------------------------------------------
+    from tests.helpers.dng import write_dng
+
+    sensor = photo.resize((128, 96))
+    write_dng(path("raw_dng_preview", "raw/preview.dng"), sensor, preview=photo.resize((320, 240)))
+    write_dng(path("raw_dng_small_preview", "raw/small_preview.DNG"), sensor,
+              preview=photo.resize((96, 72)))
+    write_dng(path("raw_dng_no_preview", "raw/no_preview.dng"), sensor)
+    whole = write_dng(root / "raw_whole.tmp", sensor, preview=photo.resize((320, 240)))
+    data = whole.read_bytes()
+    whole.unlink()
+    path("raw_dng_truncated", "bad/cut_off.dng").write_bytes(data[: len(data) - 4096])
+    photo.save(path("raw_pair_jpeg", "pair/IMG_0001.JPG"), "JPEG")
+    write_dng(path("raw_pair_raw", "pair/IMG_0001.dng"), sensor)
 
     # --- links ------------------------------------------------------------------------
     broken = path("broken_symlink", "links/broken.jpg")

@@ -1,0 +1,422 @@
+"""Live watch of the library folders: photos added, changed, removed or moved are indexed
+without user action (watchdog: inotify on Linux, FSEvents on macOS, ReadDirectoryChangesW on
+Windows). Qt-free: ``clipcore watch`` and the desktop app drive the same :class:`Watcher`.
+
+How a change becomes an index run:
+
+1. watchdog reports created / modified / closed-after-write / deleted / moved files and
+   folders (opens and reads are not asked for, so the indexer's own reads make no events).
+   Hidden names and files that are not photos by name are ignored.
+2. The folders touched are collected (a deleted folder: its parent; a move: both sides, so the
+   indexer pairs them and the photo keeps its vector).
+3. A batch starts once no event came for ``quiet_seconds`` (or ``max_wait_seconds`` after the
+   first event of a burst): 5,000 photos copied in are one index run (or a few during a long
+   copy), never 5,000. Events that arrive during a run make the next batch.
+4. A file is ready when it was closed after writing, or when no event came for it for
+   ``stable_seconds`` (a copy over the network, or a writer that keeps the file open). Files not
+   ready are *deferred*: the run leaves them alone (not indexed, not removed) and they are
+   looked at again later, so a half-copied photo is never indexed as a corrupt file.
+
+Fallbacks: a folder that cannot be watched (the OS refuses more watches: Linux's
+``fs.inotify.max_user_watches``; or a network file system, where changes made on other machines
+send no events) is rescanned every ``rescan_seconds`` (stat only, cheap for an unchanged
+folder) and the reason is logged once. An offline folder (clipcore.offline) is checked every
+``check_seconds`` and indexed again (and watched) when it is back.
+
+The watcher holds no lock: the callback takes the library's writer lock only for its run, so
+``clipcore search`` and other readers work throughout, and ``clipcore index`` between runs.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from watchdog import events as ev
+from watchdog.observers import Observer
+
+from . import offline
+from .filetypes import kind_of_name
+
+__all__ = ["Watcher", "Batch", "FolderWatch", "WATCHING", "RESCANNING", "OFFLINE",
+           "filesystem_type", "NETWORK_FILESYSTEMS"]
+
+log = logging.getLogger(__name__)
+
+WATCHING, RESCANNING, OFFLINE = "watching", "rescanning", "offline"
+
+#: File-system types (as in /proc/mounts) whose changes made elsewhere send no local events.
+NETWORK_FILESYSTEMS = frozenset(
+    "nfs nfs4 cifs smbfs smb3 9p afs ncpfs coda davfs fuse.davfs2 fuse.sshfs sshfs fuse.rclone "
+    "glusterfs fuse.glusterfs ceph fuse.ceph lustre gpfs beegfs fuse.s3fs".split())
+
+_EVENTS = [ev.FileCreatedEvent, ev.FileModifiedEvent, ev.FileClosedEvent, ev.FileDeletedEvent,
+           ev.FileMovedEvent, ev.DirCreatedEvent, ev.DirDeletedEvent, ev.DirMovedEvent]
+_LIMIT_ERRNOS = {errno.ENOSPC, errno.EMFILE, errno.ENFILE, errno.ENOMEM}
+
+
+@dataclass(frozen=True)
+class FolderWatch:
+    """How one library folder is kept up to date: ``mode`` WATCHING (events), RESCANNING
+    (every ``interval_s`` seconds, because ``reason``) or OFFLINE (``reason``: why; checked
+    every ``interval_s`` seconds)."""
+
+    path: str
+    mode: str
+    reason: str | None = None
+    interval_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One index run asked of the callback: ``folders`` to scan (library folders or folders
+    inside them, none inside another); ``defer``: files still being written, to leave alone."""
+
+    folders: tuple[str, ...]
+    defer: frozenset[str] = frozenset()
+
+
+@dataclass
+class _Pending:
+    first: float | None = None       # monotonic time of the first event not yet run
+    last: float = 0.0                # ... of the latest event
+    folders: set[str] = field(default_factory=set)
+    files: dict[str, list] = field(default_factory=dict)   # path -> [last write event, closed]
+    other: bool = False              # events other than files being written (delete, move...)
+
+
+def filesystem_type(path: str) -> str | None:
+    """The file-system type of the mount holding ``path`` ("ext4", "nfs4", ...) or None."""
+    try:
+        import psutil
+
+        real = os.path.realpath(path)
+        best, kind = "", None
+        for part in psutil.disk_partitions(all=True):
+            mount = part.mountpoint
+            if offline.inside(real, mount) and len(mount) >= len(best):
+                best, kind = mount, part.fstype
+        return kind
+    except Exception:   # no psutil data on this platform: assume a local disk
+        return None
+
+
+class _Handler(ev.FileSystemEventHandler):
+    def __init__(self, watcher: "Watcher", root: str):
+        self.watcher, self.root = watcher, root
+
+    def on_any_event(self, event: ev.FileSystemEvent) -> None:
+        self.watcher._event(self.root, event)
+
+
+class Watcher:
+    """Keeps library folders indexed while it runs (see the module docstring).
+
+    ``folders``: the library folders to watch (absolute paths). ``on_batch(Batch)``: runs one
+    index run and returns when it is done (called from the watcher's thread, one at a time;
+    an exception is logged and the batch retried after ``check_seconds``). ``is_offline(path)``:
+    whether the library holds the folder as offline (after a run). ``on_state(states)``: called
+    with {path: FolderWatch} whenever a folder's mode changes. Times are in seconds.
+    """
+
+    def __init__(self, folders: Iterable[str], on_batch: Callable[[Batch], object], *,
+                 is_offline: Callable[[str], bool] = lambda path: False,
+                 on_state: Callable[[dict[str, FolderWatch]], None] | None = None,
+                 rescan_seconds: float = 300.0, check_seconds: float = 30.0,
+                 quiet_seconds: float = 0.5, max_wait_seconds: float = 5.0,
+                 stable_seconds: float = 2.0, observer_factory=Observer):
+        self.on_batch, self.is_offline, self.on_state = on_batch, is_offline, on_state
+        self.rescan_seconds, self.check_seconds = rescan_seconds, check_seconds
+        self.quiet, self.max_wait, self.stable = quiet_seconds, max_wait_seconds, stable_seconds
+        self._observer_factory = observer_factory
+        self._observer = None
+        self._watches: dict[str, object] = {}     # folder -> ObservedWatch
+        self._states: dict[str, FolderWatch] = {}
+        self._next_visit: dict[str, float] = {}   # folder -> monotonic time of its next rescan
+        self._identity: dict[str, tuple | None] = {}   # folder -> (st_dev, st_ino) when watched
+        self._next_health = 0.0
+        self._folders = [os.path.abspath(f) for f in folders]
+        self._pending = _Pending()
+        self._cond = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.batches = 0                          # index runs done
+
+    # -- public ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start watching (the watches are set up here, in the caller's thread)."""
+        self._observer = self._observer_factory()
+        self._observer.start()
+        for folder in self._folders:
+            self._watch(folder)
+        self._publish()
+        self._thread = threading.Thread(target=self._loop, name="clipcore-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 10.0) -> None:
+        """Stop watching; waits up to ``timeout`` s for a running batch to finish."""
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._observer is not None:
+            self._observer.stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._observer is not None:
+            self._observer.join(timeout)
+
+    def states(self) -> dict[str, FolderWatch]:
+        """{folder: FolderWatch} of every watched library folder."""
+        with self._cond:
+            return dict(self._states)
+
+    def rescan(self, folder: str | None = None) -> None:
+        """Ask for a run over ``folder`` (default: every folder) as soon as possible."""
+        with self._cond:
+            targets = [folder] if folder else list(self._folders)
+            self._touch(time.monotonic(), [os.path.abspath(f) for f in targets])
+            self._cond.notify_all()
+
+    # -- watches -----------------------------------------------------------------------
+    def _watch(self, folder: str) -> None:
+        """Set up the watch of one folder, or its fallback; records its state."""
+        old = self._watches.pop(folder, None)
+        if old is not None:
+            try:
+                self._observer.unschedule(old)
+            except Exception:
+                pass
+        if self.is_offline(folder) or offline.reachability(folder) is not None:
+            self._set(folder, FolderWatch(folder, OFFLINE, self._offline_reason(folder),
+                                          self.check_seconds))
+            return
+        fs = filesystem_type(folder)
+        if fs in NETWORK_FILESYSTEMS:
+            self._fallback(folder, f"a network folder ({fs}): changes made on other computers "
+                                   "send no events")
+            return
+        try:
+            self._watches[folder] = self._observer.schedule(
+                _Handler(self, folder), folder, recursive=True, event_filter=_EVENTS)
+        except OSError as exc:
+            if exc.errno in _LIMIT_ERRNOS:
+                why = ("the system refuses more watches (raise fs.inotify.max_user_watches "
+                       "to watch it live)")
+            else:
+                why = f"it cannot be watched ({exc.strerror or exc})"
+            self._fallback(folder, why)
+            return
+        self._set(folder, FolderWatch(folder, WATCHING))
+
+    def _fallback(self, folder: str, why: str) -> None:
+        minutes = self.rescan_seconds / 60
+        log.warning("%s: %s; rescanning it every %s instead.", folder, why,
+                    f"{minutes:g} min" if minutes >= 1 else f"{self.rescan_seconds:g} s")
+        self._set(folder, FolderWatch(folder, RESCANNING, why, self.rescan_seconds))
+        self._next_visit[folder] = time.monotonic() + self.rescan_seconds
+
+    def _offline_reason(self, folder: str) -> str:
+        return offline.reachability(folder) or "offline"
+
+    def _set(self, folder: str, state: FolderWatch) -> None:
+        self._identity[folder] = _identity(folder)
+        if state.mode == OFFLINE:
+            self._next_visit[folder] = time.monotonic() + self.check_seconds
+        elif state.mode == WATCHING:
+            self._next_visit.pop(folder, None)
+        self._states[folder] = state
+
+    def _publish(self) -> None:
+        if self.on_state is not None:
+            try:
+                self.on_state(self.states())
+            except Exception:
+                log.exception("watch state callback failed")
+
+    # -- events (watchdog's thread) ----------------------------------------------------
+    def _event(self, root: str, event: ev.FileSystemEvent) -> None:
+        paths = [os.fsdecode(event.src_path)]
+        if isinstance(event, (ev.FileMovedEvent, ev.DirMovedEvent)):
+            paths.append(os.fsdecode(event.dest_path))
+        now = time.monotonic()
+        touched: list[str] = []
+        files: list[str] = []
+        for path in paths:
+            rel = os.path.relpath(path, root)
+            if rel != "." and any(part.startswith(".") for part in rel.split(os.sep)):
+                continue                                  # hidden, like the scanner
+            if event.is_directory:
+                if path == root:
+                    touched.append(root)                  # the folder itself went away
+                else:
+                    touched.append(os.path.dirname(path))
+                continue
+            if kind_of_name(os.path.basename(path)) not in ("image", None):
+                continue
+            touched.append(os.path.dirname(path))
+            if isinstance(event, (ev.FileCreatedEvent, ev.FileModifiedEvent, ev.FileClosedEvent,
+                                  ev.FileMovedEvent)) and path == paths[-1]:
+                files.append(path)
+        if not touched:
+            return
+        with self._cond:
+            self._touch(now, touched, other=not files)
+            for path in files:
+                entry = self._pending.files.setdefault(path, [now, False])
+                if isinstance(event, (ev.FileClosedEvent, ev.FileMovedEvent)):
+                    entry[1] = True                       # complete (closed, or renamed into place)
+                else:
+                    entry[0], entry[1] = now, False
+            self._cond.notify_all()
+
+    def _touch(self, now: float, folders: Iterable[str], other: bool = True) -> None:
+        p = self._pending
+        p.first = now if p.first is None else p.first
+        p.last = max(p.last, now)
+        p.folders.update(folders)
+        p.other = p.other or other
+
+    # -- the batch loop (the watcher's thread) -----------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                batch = None
+                while batch is None:
+                    if self._stop:
+                        return
+                    now = time.monotonic()
+                    wait = self._due(now)
+                    if wait <= 0:
+                        batch = self._take(now)
+                        if batch is None:
+                            continue
+                        break
+                    self._cond.wait(wait)
+            self._run(batch)
+
+    def _due(self, now: float) -> float:
+        """Seconds until something is due (<= 0: now); moves due rescans into pending."""
+        for folder, at in list(self._next_visit.items()):
+            if at <= now:
+                del self._next_visit[folder]
+                state = self._states.get(folder)
+                if state is not None and state.mode == OFFLINE and not self._back(folder):
+                    self._next_visit[folder] = now + self.check_seconds
+                    continue
+                self._touch(now, [folder])
+        if now >= self._next_health:
+            # A watched folder renamed away, unmounted (the mount point is another folder) or
+            # whose watch died makes no further events: look at it every check_seconds.
+            self._next_health = now + self.check_seconds
+            for folder, state in self._states.items():
+                if state.mode != OFFLINE and (_identity(folder) != self._identity.get(folder)
+                                              or (state.mode == WATCHING
+                                                  and not self._alive(folder))):
+                    self._touch(now, [folder])
+        p = self._pending
+        waits = [at - now for at in self._next_visit.values()] + [self._next_health - now]
+        if p.first is not None:
+            if p.other or any(closed or now - last >= self.stable
+                              for last, closed in p.files.values()):
+                waits.append(min(p.last + self.quiet, p.first + self.max_wait) - now)
+            else:   # only files still being written: look again when the first may be done
+                waits.append(min(last for last, _ in p.files.values()) + self.stable - now)
+        return min(waits)
+
+    def _back(self, folder: str) -> bool:
+        """An offline folder looks reachable again (and not like an empty mount point)."""
+        if offline.reachability(folder) is not None:
+            return False
+        try:
+            with os.scandir(folder) as it:
+                return next(it, None) is not None
+        except OSError:
+            return False
+
+    def _take(self, now: float) -> Batch | None:
+        """The pending work as a Batch; files not yet stable are deferred and stay pending."""
+        p = self._pending
+        defer = {path: entry for path, entry in p.files.items()
+                 if not entry[1] and now - entry[0] < self.stable and self._unsettled(path)}
+        self._pending = _Pending()
+        if defer:
+            self._pending = _Pending(now, now, {os.path.dirname(f) for f in defer}, defer)
+        folders = _outermost(p.folders, self._folders)
+        return Batch(tuple(folders), frozenset(defer)) if folders else None
+
+    def _unsettled(self, path: str) -> bool:
+        """A file may still be being written: it exists and changed in the last
+        ``stable_seconds`` (a photo moved or copied in with its old mtime is settled)."""
+        try:
+            return time.time() - os.stat(path).st_mtime < self.stable
+        except OSError:
+            return False
+
+    def _run(self, batch: Batch) -> None:
+        try:
+            self.on_batch(batch)
+        except Exception as exc:
+            log.warning("Updating the library failed (%s); trying again in %g s.", exc,
+                        self.check_seconds)
+            with self._cond:
+                self._touch(time.monotonic() + self.check_seconds - self.quiet, batch.folders)
+            return
+        finally:
+            self.batches += 1
+        changed = False
+        with self._cond:
+            for folder in self._folders:
+                if not any(offline.inside(f, folder) for f in batch.folders):
+                    continue
+                state = self._states.get(folder)
+                emitter_dead = state is not None and state.mode == WATCHING and (
+                    not self._alive(folder) or _identity(folder) != self._identity.get(folder))
+                now_offline = self.is_offline(folder)
+                if now_offline and (state is None or state.mode != OFFLINE):
+                    self._watch(folder)
+                    changed = True
+                elif not now_offline and state is not None and (state.mode == OFFLINE or emitter_dead):
+                    self._watch(folder)
+                    changed = True
+                elif state is not None and state.mode == RESCANNING:
+                    self._next_visit[folder] = time.monotonic() + self.rescan_seconds
+        if changed:
+            self._publish()
+
+    def _alive(self, folder: str) -> bool:
+        watch = self._watches.get(folder)
+        if watch is None or self._observer is None:
+            return False
+        try:
+            emitter = self._observer._emitter_for_watch.get(watch)   # watchdog >= 2
+        except AttributeError:
+            return True
+        return emitter is None or emitter.is_alive()
+
+
+def _identity(folder: str) -> tuple | None:
+    try:
+        st = os.stat(folder)
+        return st.st_dev, st.st_ino
+    except OSError:
+        return None
+
+
+def _outermost(folders: Iterable[str], roots: list[str]) -> list[str]:
+    """The folders inside a root (nearest existing ancestor of each, within its root), with
+    those inside another one dropped; sorted."""
+    found = set()
+    for folder in folders:
+        root = next((r for r in roots if offline.inside(folder, r)), None)
+        if root is None:
+            continue
+        while folder != root and not os.path.isdir(folder):
+            folder = os.path.dirname(folder)
+        found.add(folder)
+    return sorted(f for f in found
+                  if not any(o != f and offline.inside(f, o) for o in found))

@@ -1,0 +1,229 @@
+"""Live watch with watchdog's real observer on temporary folders: photos added, changed,
+removed, moved, copied in bursts or written slowly are indexed without user action; the
+inotify-limit fallback rescans; an offline folder comes back without re-embedding.
+
+Tests wait for the library to reach a state (polling with a deadline), never sleep a fixed time.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clipcore import watch as watch_module
+from clipcore.encoder import Encoder
+from clipcore.indexer import index_folders
+from clipcore.library import Library
+from clipcore.live import LiveIndex
+from tests.helpers.e2e import TINY_CONFIG, cli_command, cli_env, make_photos, run_cli
+
+DEADLINE = 120.0   # seconds; generous: the machine is shared
+
+
+def wait_until(condition, timeout: float = DEADLINE, what: str = "the condition"):
+    """Poll ``condition()`` until it returns a true value (returned) or fail at the deadline."""
+    end = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_spec):
+    enc = Encoder.load(tiny_spec)
+    real = enc.encode_images
+    enc.encoded = []
+
+    def counting(images):
+        out = real(images)
+        enc.encoded.append(len(out))
+        return out
+
+    enc.encode_images = counting
+    return enc
+
+
+@pytest.fixture
+def library(tmp_path):
+    with Library.open(tmp_path / "data") as lib:
+        yield lib
+
+
+def start(library, folder: Path, encoder, **options) -> LiveIndex:
+    """Index ``folder`` once, then watch it."""
+    list(index_folders(library, [str(folder)], encoder.spec, encoder=encoder))
+    options = {"quiet_seconds": 0.2, "max_wait_seconds": 2.0, "stable_seconds": 1.0,
+               "check_seconds": 0.5, **options}
+    live = LiveIndex(library, [str(folder)], encoder.spec, encoder, **options)
+    live.start()
+    return live
+
+
+@pytest.fixture
+def watched(tmp_path, library, encoder):
+    folder = tmp_path / "photos"
+    make_photos(folder, 3, seed=1)
+    live = start(library, folder, encoder)
+    yield folder, live
+    live.stop()
+
+
+def indexed(library, path) -> bool:
+    row = library.find_image(str(path))
+    return row is not None and row.status == "ok" and library.count() > 0
+
+
+def test_added_changed_removed_and_moved_photos(watched, library, encoder):
+    folder, live = watched
+    assert live.watcher.states()[str(folder)].mode == watch_module.WATCHING
+    ident = encoder.identity
+
+    new = make_photos(folder, 1, seed=2, prefix="new")[0]
+    wait_until(lambda: indexed(library, new), what="the new photo to be indexed")
+
+    old_vec = library.vector(library.find_image(str(new)).id, ident)
+    make_photos(folder.parent / "other", 1, seed=3)[0].replace(new)        # changed content
+    wait_until(lambda: not np.allclose(library.vector(library.find_image(str(new)).id, ident),
+                                       old_vec), what="the changed photo to be re-embedded")
+
+    gone = folder / "img0000.png"
+    gone.unlink()
+    wait_until(lambda: library.find_image(str(gone)) is None, what="the deleted photo to leave")
+
+    moving = folder / "img0001.png"
+    row, vec = library.find_image(str(moving)), None
+    vec = library.vector(row.id, ident)
+    encoder.encoded.clear()
+    (folder / "sub").mkdir()
+    moved = moving.rename(folder / "sub" / "renamed.png")
+    wait_until(lambda: library.find_image(str(moved)) is not None, what="the move")
+    assert library.find_image(str(moved)).id == row.id and library.find_image(str(moving)) is None
+    np.testing.assert_array_equal(library.vector(row.id, ident), vec)
+    assert sum(encoder.encoded) == 0                   # a move keeps its vector
+    wait_until(lambda: any(s.moved == 1 for s in live.summaries), what="the run's summary")
+
+
+@pytest.mark.timeout(900)
+def test_burst_of_2000_photos_is_a_few_batched_runs(tmp_path, library, encoder):
+    folder = tmp_path / "burst"
+    folder.mkdir()
+    live = start(library, folder, encoder, quiet_seconds=1.0, max_wait_seconds=10.0)
+    try:
+        make_photos(tmp_path / "camera", 2000, seed=4, size=16)
+        before = len(live.summaries)
+        for p in sorted((tmp_path / "camera").iterdir()):
+            os.replace(p, folder / p.name)             # as a file manager moves them in
+        wait_until(lambda: sum(s.new for s in live.summaries[before:]) >= 2000, timeout=600,
+                   what="2,000 photos indexed")
+        runs = [s for s in live.summaries[before:] if s.new]
+        assert sum(s.new for s in runs) == 2000 and library.count() == 2000
+        assert len(runs) <= 5, [s.new for s in runs]   # batched, not 2,000 rescans
+    finally:
+        live.stop()
+
+
+def test_a_half_written_photo_waits_until_it_is_complete(tmp_path, library, encoder):
+    folder = tmp_path / "download"
+    folder.mkdir()
+    live = start(library, folder, encoder, stable_seconds=3600.0)  # only "closed" counts
+    try:
+        data = make_photos(tmp_path / "src", 2, seed=5)
+        half = folder / "slow.png"
+        with open(half, "wb") as fh:
+            payload = data[0].read_bytes()
+            fh.write(payload[: len(payload) // 2])
+            fh.flush()
+            other = folder / "quick.png"
+            other.write_bytes(data[1].read_bytes())    # a complete photo beside it
+            wait_until(lambda: indexed(library, other), what="the complete photo")
+            assert library.find_image(str(half)) is None   # neither indexed nor "corrupt"
+            wait_until(lambda: live.summaries, what="the run's summary")
+            assert all(s.skipped == 0 for s in live.summaries)
+            fh.write(payload[len(payload) // 2:])
+        wait_until(lambda: indexed(library, half), what="the completed photo")
+        assert library.skipped() == []
+    finally:
+        live.stop()
+
+
+def test_watch_limit_falls_back_to_periodic_rescan(tmp_path, library, encoder, monkeypatch,
+                                                    caplog):
+    def refuse(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(watch_module.Observer, "schedule", refuse)
+    folder = tmp_path / "big"
+    make_photos(folder, 2, seed=6)
+    with caplog.at_level(logging.WARNING, logger="clipcore"):
+        live = start(library, folder, encoder, rescan_seconds=0.5)
+    try:
+        state = live.watcher.states()[str(folder)]
+        assert state.mode == watch_module.RESCANNING and "max_user_watches" in state.reason
+        warnings = [r for r in caplog.records if "rescanning it every" in r.getMessage()]
+        assert len(warnings) == 1                       # said once
+        new = make_photos(folder, 1, seed=7, prefix="late")[0]
+        wait_until(lambda: indexed(library, new), what="the periodic rescan to find the photo")
+        assert len([r for r in caplog.records if "rescanning it every" in r.getMessage()]) == 1
+    finally:
+        live.stop()
+
+
+def test_a_folder_going_offline_and_back_is_not_re_embedded(tmp_path, library, encoder):
+    folder = tmp_path / "usb"
+    make_photos(folder, 4, seed=8)
+    live = start(library, folder, encoder)
+    try:
+        encoder.encoded.clear()
+        folder.rename(tmp_path / "unplugged")
+        wait_until(lambda: str(folder) in library.offline_folders(), what="offline")
+        wait_until(lambda: live.watcher.states()[str(folder)].mode == watch_module.OFFLINE,
+                   what="the watch to say offline")
+        assert library.count() == 4
+        (tmp_path / "unplugged").rename(folder)
+        wait_until(lambda: live.watcher.states()[str(folder)].mode == watch_module.WATCHING,
+                   what="the folder to be watched again")
+        assert library.offline_folders() == {} and library.count() == 4
+        assert sum(encoder.encoded) == 0
+        late = make_photos(folder, 1, seed=9, prefix="after")[0]
+        wait_until(lambda: indexed(library, late), what="a photo added after the return")
+    finally:
+        live.stop()
+
+
+def test_the_writer_lock_is_free_while_the_watch_is_idle(watched, tmp_path):
+    with Library.open(tmp_path / "data", lock_timeout=0) as other:
+        with other.writer_lock.hold(timeout=0):       # would raise LibraryBusyError if held
+            pass
+
+
+@pytest.mark.timeout(600)
+def test_clipcore_watch_in_a_terminal(tmp_path):
+    data, folder = tmp_path / "data", tmp_path / "photos"
+    make_photos(folder, 2, seed=10)
+    assert run_cli(["index", folder, "--model", TINY_CONFIG], data).returncode == 0
+    proc = subprocess.Popen(cli_command(["watch", folder]), env=cli_env(data),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = wait_until(lambda: proc.stdout.readline(), what="the watch to start")
+        assert line.startswith("Watching 1 folder")
+        new = make_photos(folder, 1, seed=11, prefix="new")[0]
+        wait_until(lambda: str(new) in run_cli(["search", "photo", "-k", "10"], data).stdout,
+                   what="the new photo to be searchable")
+        assert "1 new" in proc.stdout.readline()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Stopped watching" in out and "Traceback" not in err
