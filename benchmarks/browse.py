@@ -19,7 +19,6 @@ import hashlib
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 from benchmarks.common import Report, base_parser, percentile

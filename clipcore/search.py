@@ -97,7 +97,7 @@ class Searcher:
                 else:
                     from .encoder import Encoder
 
-                    self.model_identity  # raises NotIndexedError when there is no model
+                    _ = self.model_identity  # raises NotIndexedError when there is no model
                     spec = self.library.model_spec()
                     if spec is None:
                         raise NotIndexedError(NO_MODEL)
