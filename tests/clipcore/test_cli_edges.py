@@ -89,11 +89,11 @@ def test_threshold_keeps_a_hit_whose_score_equals_it(indexed):
 
 # ------------------------------------------------------------------ `clipcore info | head`
 
-def test_stdout_closed_early_is_quiet(indexed, tmp_path):
+def test_stdout_closed_early_is_quiet(tmp_path):
     """`clipcore info | head -1`: head exits after one line and the pipe closes under the
     command. Here the reading end is closed before clipcore writes anything, so every write
     fails (EPIPE); clipcore must end quietly: no traceback, no "Exception ignored" at exit."""
-    data, _ = indexed
+    data = tmp_path / "data"
     proc = subprocess.Popen(cli_command(["info", "--data-dir", data]), env=cli_env(data),
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()
