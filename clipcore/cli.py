@@ -114,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     _print_paths_as_bytes()
     handler = _log_to_stderr(debug)
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a closed pipe (`| head`) is met here, not in Python's exit flush
+        return code
     except DownloadCancelled as exc:
         print(f"clipcore: {exc}", file=sys.stderr)
         return EXIT_CANCELLED

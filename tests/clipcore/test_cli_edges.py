@@ -89,12 +89,17 @@ def test_threshold_keeps_a_hit_whose_score_equals_it(indexed):
 
 # ------------------------------------------------------------------ `clipcore info | head`
 
-def test_stdout_closed_early_is_quiet(tmp_path):
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+def test_stdout_closed_early_is_quiet(buffered, tmp_path):
     """`clipcore info | head -1`: head exits after one line and the pipe closes under the
     command. Here the reading end is closed before clipcore writes anything, so every write
-    fails (EPIPE); clipcore must end quietly: no traceback, no "Exception ignored" at exit."""
+    fails (EPIPE): at a print (unbuffered) or when stdout is flushed (buffered, the default for
+    a pipe). clipcore must end quietly: no traceback, no "Exception ignored" at exit."""
     data = tmp_path / "data"
-    proc = subprocess.Popen(cli_command(["info", "--data-dir", data]), env=cli_env(data),
+    env = cli_env(data)
+    if buffered:
+        del env["PYTHONUNBUFFERED"]
+    proc = subprocess.Popen(cli_command(["info", "--data-dir", data]), env=env,
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()
     try:
