@@ -221,6 +221,9 @@ def test_a_second_process_writing_the_library_is_told_it_is_busy(tmp_path, data_
             lib.add_folder(str(tmp_path))                   # free again
     finally:
         holder.kill()
+        holder.wait()
+        holder.stdin.close()
+        holder.stdout.close()
 
 
 def test_searches_in_threads_while_committing_return_committed_images(tmp_path, data_dir):
