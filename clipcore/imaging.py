@@ -7,12 +7,22 @@ is one of a few short, stable phrases (the catalog counts skipped files by reaso
 
 ``"file is empty"``, ``"not an image (unrecognised format)"``, ``"truncated or corrupt image
 data"``, ``"image too large (N megapixels)"``, ``"image too large (N MB file)"``,
+``"image too large (out of memory)"``, ``"extreme aspect ratio (WxH)"``,
 ``"permission denied"``, ``"file vanished"``, ``"not a regular file"``, ``"unsupported format"``,
+``"file changed while being read"``, ``"could not make a thumbnail (<error type>)"``,
 ``"I/O error: <strerror>"``.
+
+Memory: the pixels being decoded at once, across all threads, are capped by a shared
+:class:`~clipcore.budget.PixelBudget`; an image is reduced (JPEG: DCT scaling while decoding;
+others: an integer box reduce done strip by strip together with the conversion to RGB) before
+it is rotated upright, so one decode holds one full-resolution buffer and nothing more. Files up
+to :data:`WHOLE_READ_BYTES` are read into memory once; bigger ones are decoded from the open
+file, which must not change meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
@@ -21,16 +31,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-import numpy as np
 from PIL import Image, UnidentifiedImageError, features
 
+from .budget import PixelBudget, decode_budget
 from .errors import ImageError
+from .pixels import rgb_reduced as _rgb_reduced, to_rgb as _to_rgb
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "DECODE_FORMATS",
     "MAX_PIXELS",
     "MAX_FILE_BYTES",
+    "WHOLE_READ_BYTES",
+    "MAX_ASPECT",
+    "CHANGED_WHILE_READ",
     "DecodedImage",
     "ModelInput",
     "decode_image",
@@ -71,8 +85,23 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 #: medium-format photos; a 179 Mpx RGB image takes about 0.5 GB decoded.
 MAX_PIXELS = 2 * 89_478_485
 
-#: Largest file read, in bytes (the whole file is read into memory once before decoding).
+#: Largest file accepted, in bytes (from its size on disk, before anything is read).
 MAX_FILE_BYTES = 512 * 1024 * 1024
+
+#: Files up to this size are read into memory once and decoded from that snapshot; bigger ones
+#: are decoded straight from the open file (checked unchanged afterwards), so no decode holds
+#: more than this many bytes of file data. 32 MiB covers every camera JPEG, HEIC and most PNGs.
+WHOLE_READ_BYTES = 32 * 1024 * 1024
+
+#: Longest side / shorter side above which an image is refused ("extreme aspect ratio"):
+#: the model's preprocess would scale a 60000x1 strip to 224 x 13 million pixels (about 9 GB)
+#: in "shortest" mode, or to 224 x 0 (an error) in "longest" mode. 32:1 keeps every stitched
+#: panorama (phones stop near 8:1) while bounding the preprocess to 32 x side^2 pixels.
+MAX_ASPECT = 32
+
+#: Skip reason for a file whose size or mtime changed while it was being read.
+CHANGED_WHILE_READ = "file changed while being read"
+
 
 # Pillow warns between MAX_IMAGE_PIXELS and twice that and raises above; we refuse anything
 # above MAX_PIXELS ourselves (right after reading the header), so align its warning with it.
@@ -122,7 +151,8 @@ class DecodedImage:
     thumbnail: "Image.Image | None" = None
 
 
-def decode_image(source, min_side: int | None = 224, thumb_size: int | None = None) -> DecodedImage:
+def decode_image(source, min_side: int | None = 224, thumb_size: int | None = None,
+                 budget: PixelBudget | None = None) -> DecodedImage:
     """Decode a photo once into an upright RGB image (and optionally its thumbnail).
 
     ``source``: a path (str / PathLike), bytes, a binary file object, or a PIL image.
@@ -132,11 +162,17 @@ def decode_image(source, min_side: int | None = 224, thumb_size: int | None = No
     a model with 224 px input sees the same content as from a full decode, several times
     faster. ``None`` or 0 keeps the full resolution.
     ``thumb_size`` (px): also return a thumbnail whose longest side is <= this.
+    ``budget``: the PixelBudget the decode buffer is taken from (default: the process-wide
+    :func:`~clipcore.budget.decode_budget`); the call waits while other decodes hold it.
 
-    The file is read into memory once and decoded from that snapshot, so a file being rewritten
-    cannot give a mix of two versions. EXIF orientation 1-8 is applied (read robustly: other
-    corrupt EXIF entries do not matter; an unreadable orientation leaves the image unrotated). Transparent pixels are composited onto white; CMYK, 16-bit, greyscale, bilevel
-    and float images become correct 8-bit RGB.
+    A file up to :data:`WHOLE_READ_BYTES` is read into memory once and decoded from that
+    snapshot, so a file being rewritten cannot give a mix of two versions; a bigger one is
+    decoded from the open file and refused ("file changed while being read") when its size or
+    mtime changed meanwhile. EXIF orientation 1-8 is applied (read robustly: other corrupt
+    EXIF entries do not matter; an unreadable orientation leaves the image unrotated).
+    Transparent pixels are composited onto white; CMYK, 16-bit, greyscale, bilevel and float
+    images become correct 8-bit RGB. Images longer than :data:`MAX_ASPECT` times their width
+    (or the reverse) are refused from the header ("extreme aspect ratio (60000x1)").
 
     Raises ImageError(reason, path) for any problem with the file; never anything else.
     """
@@ -145,7 +181,7 @@ def decode_image(source, min_side: int | None = 224, thumb_size: int | None = No
             source, "read"):
         path = os.fspath(source)
     try:
-        return _decode(source, path, min_side or 0, thumb_size)
+        return _decode(source, path, min_side or 0, thumb_size, budget or decode_budget())
     except ImageError as exc:
         if exc.path is None and path is not None:
             raise ImageError(exc.reason, path) from exc
@@ -220,53 +256,56 @@ def make_thumbnail(image, size: int) -> "Image.Image":
     return thumb
 
 
-def _decode(source, path: str | None, min_side: int, thumb_size: int | None) -> DecodedImage:
+def _decode(source, path: str | None, min_side: int, thumb_size: int | None,
+            budget: PixelBudget) -> DecodedImage:
     target = max(min_side, thumb_size or 0)
-    img = source if isinstance(source, Image.Image) else _open(_read_bytes(source, path))
-    _check_pixels(img.size)
-    full_size = img.size
-    if target and img is not source and img.format in ("JPEG", "MPO"):
-        img.draft("RGB", (target, target))  # DCT scale 1/1..1/8, both sides >= target
-    try:
-        img.load()
-    except OSError as exc:
-        unsupported = "not available" in str(exc)  # Pillow: "decoder xyz not available"
-        raise ImageError("unsupported format" if unsupported else
-                         "truncated or corrupt image data") from exc
-
-    exif = _exif(img)
-    upright = _upright(img, exif)
-    if upright.size != img.size:
-        full_size = full_size[::-1]
-    rgb = _to_rgb(upright)
-    factor = min(rgb.size) // target if target else 1
-    if factor >= 2:
-        rgb = rgb.reduce(factor)
-    if rgb is img:  # detach from the file object (and its bytes) or from the caller's image
-        rgb = rgb.copy()
-    thumb = make_thumbnail(rgb, thumb_size) if thumb_size else None
-    return DecodedImage(rgb, full_size[0], full_size[1], _date_taken(exif), thumb)
-
-
-def _read_bytes(source, path: str | None) -> bytes:
-    """The whole file in memory (one consistent snapshot), or ImageError."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    elif path is None:  # a binary file object
+    with _source_image(source, path) as (img, check_unchanged):
+        _check_pixels(img.size)
+        _check_aspect(img.size)
+        full_size = img.size
+        if target and img is not source and img.format in ("JPEG", "MPO"):
+            img.draft("RGB", (target, target))  # DCT scale 1/1..1/8, both sides >= target
+        with budget.hold(img.size[0] * img.size[1]):
+            try:
+                img.load()
+            except OSError as exc:
+                unsupported = "not available" in str(exc)  # Pillow: "decoder xyz not available"
+                raise ImageError("unsupported format" if unsupported else
+                                 "truncated or corrupt image data") from exc
+            check_unchanged()
+            exif = _exif(img)
+            # Reduce before rotating: the rotation then copies a small image, not the full one.
+            rgb = _rgb_reduced(img, min(img.size) // target if target else 1)
+            upright = _upright(rgb, exif)
+            if upright.size != rgb.size:
+                full_size = full_size[::-1]
+            if upright is img:  # detach from the file object (and its bytes) or the caller's image
+                upright = upright.copy()
+            del img, rgb
+    thumb = None
+    if thumb_size:
         try:
-            data = source.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
-    else:
-        data = _read_file(path)
-    if not data:
-        raise ImageError("file is empty")
-    if len(data) > MAX_FILE_BYTES:
-        raise ImageError(f"image too large ({len(data) // 2**20} MB file)")
-    return data
+            thumb = make_thumbnail(upright, thumb_size)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise ImageError(f"could not make a thumbnail ({type(exc).__name__})") from exc
+    return DecodedImage(upright, full_size[0], full_size[1], _date_taken(exif), thumb)
 
 
-def _read_file(path: str) -> bytes:
+def _unchanged() -> None:
+    """check_unchanged for sources read whole into memory: nothing can change."""
+
+
+@contextlib.contextmanager
+def _source_image(source, path: str | None):
+    """(PIL image with only its header read, check_unchanged()) for any kind of source."""
+    if isinstance(source, Image.Image):
+        yield source, _unchanged
+        return
+    if path is None:
+        yield _open(_read_bytes(source)), _unchanged
+        return
     # O_NONBLOCK: opening a FIFO named photo.jpg must not block forever; it has no effect on
     # regular files. The fstat check refuses FIFOs, devices and directories before reading.
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -279,20 +318,58 @@ def _read_file(path: str) -> bytes:
     except OSError as exc:
         raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
             raise ImageError("not a regular file")
+        _check_file_size(before.st_size)
         with open(fd, "rb", closefd=False) as fh:
-            return fh.read(MAX_FILE_BYTES + 1)
+            if before.st_size <= WHOLE_READ_BYTES:
+                data = fh.read(WHOLE_READ_BYTES + 1)
+                if len(data) > WHOLE_READ_BYTES:
+                    raise ImageError(CHANGED_WHILE_READ)
+                yield _open(_checked_bytes(data)), _unchanged
+                return
+
+            def check_unchanged() -> None:
+                after = os.fstat(fd)
+                if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                    raise ImageError(CHANGED_WHILE_READ)
+
+            yield _open(fh), check_unchanged
     except OSError as exc:
         raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
     finally:
         os.close(fd)
 
 
-def _open(data: bytes) -> Image.Image:
-    """Identify the format from the content and read the header only (no pixel allocation)."""
+def _read_bytes(source) -> bytes:
+    """In-memory bytes, or a binary file object read to the end (at most MAX_FILE_BYTES)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _checked_bytes(bytes(source))
     try:
-        img = Image.open(io.BytesIO(data), formats=DECODE_FORMATS)
+        return _checked_bytes(source.read(MAX_FILE_BYTES + 1))
+    except OSError as exc:
+        raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
+
+
+def _checked_bytes(data: bytes) -> bytes:
+    _check_file_size(len(data))
+    return data
+
+
+def _check_file_size(size: int) -> None:
+    if size == 0:
+        raise ImageError("file is empty")
+    if size > MAX_FILE_BYTES:
+        raise ImageError(f"image too large ({size // 2**20} MB file)")
+
+
+def _open(data) -> Image.Image:
+    """Identify the format from the content (bytes or an open binary file) and read the
+    header only (no pixel allocation)."""
+    try:
+        fh = io.BytesIO(data) if isinstance(data, bytes) else data
+        img = Image.open(fh, formats=DECODE_FORMATS)
     except UnidentifiedImageError as exc:
         raise ImageError("not an image (unrecognised format)") from exc
     except Image.DecompressionBombError as exc:
@@ -305,6 +382,11 @@ def _open(data: bytes) -> Image.Image:
 def _check_pixels(size: tuple[int, int]) -> None:
     if size[0] * size[1] > MAX_PIXELS:
         raise ImageError(_too_large(size[0] * size[1]))
+
+
+def _check_aspect(size: tuple[int, int]) -> None:
+    if max(size) > MAX_ASPECT * max(1, min(size)):
+        raise ImageError(f"extreme aspect ratio ({size[0]}x{size[1]})")
 
 
 def _too_large(pixels: int) -> str:
@@ -326,42 +408,6 @@ def _upright(img: Image.Image, exif) -> Image.Image:
     except (TypeError, ValueError):
         method = None
     return img.transpose(method) if method is not None else img
-
-
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """Correct 8-bit RGB for any Pillow mode; returns img itself when it already is RGB."""
-    mode = img.mode
-    if mode == "RGB" and "transparency" not in img.info:
-        return img
-    if mode.startswith("I") or mode == "F":
-        return Image.fromarray(_to_uint8(np.asarray(img), mode), "L").convert("RGB")
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    try:
-        return img.convert("RGB")  # L, 1, P, CMYK (Adobe-inverted handled by Pillow), YCbCr
-    except ValueError as exc:
-        raise ImageError("unsupported format") from exc
-
-
-def _to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
-    """Scale 16-bit, 32-bit integer or float samples to 0-255 (not clipped to white).
-
-    "I;16*" modes are 16-bit by definition: divided by 257 (65535 -> 255). For "I" (32-bit
-    int) and "F" (float) the range is guessed from the data: integers within 0..255 are kept,
-    within 0..65535 treated as 16-bit, floats within 0..1 multiplied by 255, and any other range
-    stretched min..max.
-    """
-    v = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
-    if mode.startswith("I;16") or (lo >= 0 and 255 < hi <= 65535):
-        v = v / 257.0
-    elif mode == "F" and lo >= 0 and hi <= 1:
-        v = v * 255.0
-    elif lo < 0 or hi > 255:
-        v = (v - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(v)
-    return np.clip(np.rint(v), 0, 255).astype(np.uint8)
 
 
 def _date_taken(exif) -> str | None:
