@@ -61,7 +61,8 @@ DECODE_OK = frozenset(
     {"png_as_jpg", "tiny_1x1", "png_16bit", "cmyk_jpeg", "palette_transparent_png",
      "animated_gif", "corrupt_exif", "non_utf8_name", "long_path", "loop_photo",
      "good_jpeg", "good_mpo", "good_png_alpha", "good_webp", "good_tiff", "good_bmp", "good_heic",
-     "upper_case_ext", "huge_png"}
+     "upper_case_ext", "huge_png", "escape_osc_title", "escape_clear", "escape_newline",
+     "escape_c1_csi"}
     | {f"orientation_{o}" for o in ORIENTATIONS}
     | ({"good_avif"} if features.check("avif") else set())
 )
