@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from .textout import shown
+
 __all__ = ["DownloadBar", "print_summary"]
 
 
@@ -51,7 +53,7 @@ def print_summary(s) -> None:
               f"{s.changed:,} changed, {s.moved:,} moved, {s.removed:,} removed, "
               f"{s.unchanged:,} unchanged, {s.skipped:,} skipped.")
     for reason, count in sorted(s.skip_reasons.items(), key=lambda kv: -kv[1]):
-        print(f"  skipped {count:,}: {reason}")
+        print(f"  skipped {count:,}: {shown(reason)}")
     if s.skipped:
         print("  ('clipcore info' lists the skipped files.)")
     if s.ignored:

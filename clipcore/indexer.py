@@ -156,6 +156,14 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
             seen += 1
             if isinstance(item, scanner.ScanProblem):
                 protected.append(item.path.rstrip(os.sep) + os.sep)
+                if item.folder:          # not a file: reported, never counted as a skipped file
+                    summary.unreadable_folders[item.path] = item.reason
+                    log.warning("Could not read the folder %s (%s); the photos already indexed "
+                                "in it are kept.", item.path, item.reason)
+                    stale = known.pop(item.path, None)     # recorded as a "file" by older runs
+                    if stale is not None:
+                        plan.changes.removed.append(stale.id)
+                    continue
                 row = known.pop(item.path, None)
                 if row is None or row.status != ImageStatus.SKIPPED:
                     plan.changes.skipped.append(SkippedImage(item.path, folder_id, -1, -1, item.reason))
@@ -187,8 +195,8 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
         plan.complete = False
         return plan
     _find_moves(plan, gone, summary)
-    plan.changes.removed = [row.id for row in gone.values()]
-    summary.removed = len(plan.changes.removed)
+    plan.changes.removed += [row.id for row in gone.values()]
+    summary.removed = len(gone)
     for w in plan.work:
         if w.image_id is None:
             summary.new += 1

@@ -66,7 +66,8 @@ def prepare(w, encoder, thumbnails, thumb_size: int) -> Prepared:
         out.skip = "image too large (out of memory)"
         return out
     except Exception as exc:  # a library bug met on this file: skip it, keep going
-        log.warning("Skipped %s: unexpected %s.", path, type(exc).__name__, exc_info=True)
+        log.warning("Skipped %s: unexpected %s: %s.", path, type(exc).__name__, exc)
+        log.debug("The error met on %s:", path, exc_info=True)
         out.skip = f"unexpected error ({type(exc).__name__})"
         return out
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):

@@ -33,6 +33,7 @@ class IndexSummary:
     skipped: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)   # reason -> count
     ignored: dict[str, int] = field(default_factory=dict)   # other files: kind -> count
+    unreadable_folders: dict[str, str] = field(default_factory=dict)   # path -> reason
     seconds: float = 0.0
     images_per_second: float = 0.0
     cancelled: bool = False
