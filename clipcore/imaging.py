@@ -306,6 +306,26 @@ def _source_image(source, path: str | None):
     if path is None:
         yield _open(_read_bytes(source)), _unchanged
         return
+    with _regular_file(path) as (fh, before):
+        if before.st_size <= WHOLE_READ_BYTES:
+            data = fh.read(WHOLE_READ_BYTES + 1)
+            if len(data) > WHOLE_READ_BYTES:
+                raise ImageError(CHANGED_WHILE_READ)
+            yield _open(_checked_bytes(data)), _unchanged
+            return
+
+        def check_unchanged() -> None:
+            after = os.fstat(fh.fileno())
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                raise ImageError(CHANGED_WHILE_READ)
+
+        yield _open(fh), check_unchanged
+
+
+@contextlib.contextmanager
+def _regular_file(path: str):
+    """(binary file, its os.stat_result) of a regular, non-empty file of at most MAX_FILE_BYTES;
+    ImageError otherwise. OSError while in use becomes ImageError("I/O error: ...")."""
     # O_NONBLOCK: opening a FIFO named photo.jpg must not block forever; it has no effect on
     # regular files. The fstat check refuses FIFOs, devices and directories before reading.
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -323,27 +343,19 @@ def _source_image(source, path: str | None):
             raise ImageError("not a regular file")
         _check_file_size(before.st_size)
         with open(fd, "rb", closefd=False) as fh:
-            if before.st_size <= WHOLE_READ_BYTES:
-                data = fh.read(WHOLE_READ_BYTES + 1)
-                if len(data) > WHOLE_READ_BYTES:
-                    raise ImageError(CHANGED_WHILE_READ)
-                yield _open(_checked_bytes(data)), _unchanged
-                return
-
-            def check_unchanged() -> None:
-                after = os.fstat(fd)
-                if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-                    raise ImageError(CHANGED_WHILE_READ)
-
-            yield _open(fh), check_unchanged
+            yield fh, before
     except OSError as exc:
         raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
     finally:
         os.close(fd)
 
 
-def _read_bytes(source) -> bytes:
-    """In-memory bytes, or a binary file object read to the end (at most MAX_FILE_BYTES)."""
+def _read_bytes(source, path: str | None = None) -> bytes:
+    """In-memory bytes, a binary file object read to the end, or the regular file at ``path``
+    read whole: at most MAX_FILE_BYTES (for one image, e.g. a query; indexing streams big files)."""
+    if path is not None:
+        with _regular_file(path) as (fh, _):
+            return _checked_bytes(fh.read(MAX_FILE_BYTES + 1))
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _checked_bytes(bytes(source))
     try:
