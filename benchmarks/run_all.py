@@ -30,6 +30,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "reindex_unchanged": ([], ["--files", "5000"]),
     "startup": ([], ["--runs", "2"]),
     "browse": ([], ["--size", "10000", "--queries", "20"]),
+    "decode_memory": ([], ["--images", "2", "--workers", "2", "--no-baseline"]),
 }
 MARKER = "<!-- benchmarks.{} -->"
 HEADER = """# Benchmark results

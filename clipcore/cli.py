@@ -90,10 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="data directory, model, device, counts and skipped files")
     p.add_argument("--all", action="store_true",
                    help="list every skipped file (default: a summary and the first 20)")
+    p.add_argument("--check", action="store_true",
+                   help="also check the catalog file and every stored vector for damage")
     p.set_defaults(run=_cmd_info)
     p = sub.add_parser("models", parents=[common],
                        help="list model presets and whether their weights are present")
     p.set_defaults(run=_cmd_models)
+    p = sub.add_parser("repair", parents=[common],
+                       help="rebuild a damaged catalog from what can still be read (the "
+                            "damaged file is kept aside)")
+    p.set_defaults(run=_cmd_repair)
     p = sub.add_parser("remove", parents=[common],
                        help="forget folders (their files on disk are not touched)")
     p.add_argument("folders", nargs="+", metavar="DIR")
@@ -310,6 +316,20 @@ def _cmd_models(args) -> int:
         print(f"{'':<{width}} {'':<8} {preset.note}")
     print("* the default preset. Missing weights are downloaded on first use unless "
           "HF_HUB_OFFLINE=1.")
+    return EXIT_OK
+
+
+def _cmd_repair(args) -> int:
+    from .config import resolve_data_dir
+    from .repair import repair_catalog
+
+    report = repair_catalog(resolve_data_dir(getattr(args, "data_dir", None)))
+    kept, dropped = report.salvage.kept, report.salvage.dropped
+    print(f"Repaired the catalog: kept {kept.get('folders', 0):,} folders, "
+          f"{kept.get('images', 0):,} photos and {kept.get('vectors', 0) + report.from_index:,} "
+          f"vectors ({report.from_index:,} of them from the vector index files); "
+          f"{sum(dropped.values()):,} damaged rows dropped. The damaged file is kept as "
+          f"{shown(report.aside)}. Run 'clipcore index' to find what was lost again.")
     return EXIT_OK
 
 

@@ -5,6 +5,10 @@ Skipped files are summarised by reason (most frequent first), then the first
 ("image too large (169 megapixels)", "extreme aspect ratio (60000x1)") are counted together
 under their words. Every name is printed with control characters escaped
 (:func:`clipcore.textout.shown`).
+
+``--check`` also runs SQLite's ``PRAGMA quick_check`` on the catalog and reads every stored
+vector of the library's model (finite, unit norm); damaged vectors are forgotten (their photos
+are embedded again by the next index run) and a damaged file exits 1 naming ``clipcore repair``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from .errors import ClipcoreError
+import numpy as np
+
+from .errors import CatalogDamagedError, ClipcoreError
 from .textout import shown
 
 __all__ = ["SHOWN_SKIPPED", "cmd_info", "reason_family"]
@@ -59,7 +65,31 @@ def cmd_info(args) -> int:
                   f"{'are' if waiting != 1 else 'is'} not indexed yet (it was cancelled); run "
                   "'clipcore index' to finish.")
         _print_skipped(library.skipped(), getattr(args, "all", False))
+        if getattr(args, "check", False):
+            _check(library)
     return EXIT_OK
+
+
+def _check(library) -> None:
+    """The ``--check`` part: raises CatalogDamagedError when SQLite finds the file damaged."""
+    problems = library.catalog.quick_check()
+    if problems:
+        raise CatalogDamagedError(
+            f"The catalog {library.catalog.path} is damaged (SQLite's check: "
+            f"{shown('; '.join(problems[:3]))}); run 'clipcore repair' to rebuild it from what "
+            "can still be read (the damaged file is kept aside).")
+    model_id = library.catalog.model_id(library.model_identity() or "")
+    damaged = (library.catalog.find_damaged_vectors(model_id) if model_id is not None
+               else np.empty(0, np.int64))
+    forgotten = library.forget_damaged_vectors()
+    if not len(damaged):
+        print("Check:          the catalog file is sound; every stored vector is usable")
+        return
+    what = ("forgotten: 'clipcore index' embeds those photos again" if forgotten else
+            "left out of search ('clipcore index' embeds those photos again once the library "
+            "can be written)")
+    print(f"Check:          the catalog file is sound; {len(damaged):,} stored vector(s) were "
+          f"damaged and are {what}")
 
 
 def _print_skipped(skipped, show_all: bool) -> None:

@@ -26,6 +26,8 @@ from .changes import (
 from .connection import CATALOG_FILE, Database
 from .folders import FolderInfo, FolderRow, FoldersTable
 from .hashes import HashesTable
+from .health import HealthTable
+from .recover import RecoverTable, Salvage
 from .images import ImageRow, ImagesTable, ImageStatus, KnownImage
 from .models import ModelRow, ModelsTable
 from .paths import fs_key, fs_path
@@ -51,6 +53,7 @@ __all__ = [
     "KnownImage",
     "ModelRow",
     "MovedImage",
+    "Salvage",
     "SkippedImage",
     "TagRow",
     "fs_key",
@@ -59,7 +62,8 @@ __all__ = [
 
 
 class Catalog(FoldersTable, ImagesTable, VectorsTable, ModelsTable, SettingsTable, StateTable,
-              ChangesTable, HashesTable, TagsTable, SniffedTable, Database):
+              ChangesTable, HashesTable, TagsTable, SniffedTable, HealthTable, RecoverTable,
+              Database):
     """The catalog of one data directory: ``Catalog(data_dir)`` creates or upgrades
     ``<data_dir>/catalog.sqlite``. One connection per thread; thread-safe.
 

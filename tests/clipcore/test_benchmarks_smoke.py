@@ -10,8 +10,8 @@ import re
 
 import torch
 
-from benchmarks import (browse, encoder_ceiling, memory, pipeline, query_latency, reindex_unchanged,
-                        run_all, startup)
+from benchmarks import (browse, decode_memory, encoder_ceiling, memory, pipeline, query_latency,
+                        reindex_unchanged, run_all, startup)
 from benchmarks.flops import count_flops
 
 
@@ -79,6 +79,13 @@ def test_startup(tiny_config):
     out = startup.main(["--model", str(tiny_config), "--runs", "1"])
     _check_report(out, "Start-up")
     assert re.search(r"^\| 1 \| [\d.]+ \| 1 \|", out, re.M), "one visible window"
+
+
+def test_decode_memory(tiny_config):
+    report = decode_memory.main(["--images", "2", "--workers", "2", "--side", "1500",
+                                 "--no-baseline", "--model", str(tiny_config)])
+    _check_report(report, "Decode memory")
+    assert "2 of 2" in report          # both images were indexed
 
 
 def test_run_all_rerunning_one_script_keeps_the_other_sections_and_notes(tmp_path, monkeypatch):
