@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from PIL import Image, UnidentifiedImageError, features
 
-from .budget import PixelBudget, decode_budget
+from .budget import PixelBudget, decode_budget, release_big_buffers
 from .errors import ImageError
 from .pixels import rgb_reduced as _rgb_reduced, to_rgb as _to_rgb
 
@@ -106,6 +106,7 @@ CHANGED_WHILE_READ = "file changed while being read"
 # Pillow warns between MAX_IMAGE_PIXELS and twice that and raises above; we refuse anything
 # above MAX_PIXELS ourselves (right after reading the header), so align its warning with it.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+release_big_buffers()   # freed decode buffers go back to the system (budget.py)
 
 # Corrupt EXIF is handled here (no orientation, no date); Pillow's TIFF/EXIF parser would also
 # print a UserWarning with a line of its own source on the user's terminal for each such photo.

@@ -17,10 +17,26 @@ import subprocess
 import numpy as np
 import pytest
 
+from clipcore.cli import main
 from clipcore.indexer import index_folders
 from clipcore.library import Library
-from tests.helpers.e2e import (TINY_CONFIG, assert_one_line_error, cli_command, cli_env,
-                               make_photos, run_cli)
+from tests.helpers.e2e import TINY_CONFIG, assert_one_line_error, cli_command, cli_env, make_photos
+
+
+def _cli(capsys, data, *args) -> tuple[int, str, str]:
+    """`clipcore ARGS --data-dir DATA` in this process: (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = main([*map(str, args), "--data-dir", str(data)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_error(result, *words) -> str:
+    code, _, err = result
+    lines = [line for line in err.splitlines() if line.startswith("clipcore: error:")]
+    assert code == 1 and len(lines) == 1 and "Traceback" not in err, err
+    assert all(w.lower() in lines[0].lower() for w in words), lines[0]
+    return lines[0]
 
 
 def _index(folder, data, tiny_spec):
@@ -63,17 +79,17 @@ def test_a_damaged_vector_is_never_returned_and_is_embedded_again(tmp_path, tiny
         np.testing.assert_allclose(library.vector(huge, identity), good, atol=1e-6)
 
 
-def test_damaged_vectors_are_reported_by_search_and_info_check(tmp_path, tiny_spec):
+def test_damaged_vectors_are_reported_by_search_and_info_check(tmp_path, tiny_spec, capsys):
     photos = make_photos(tmp_path / "p", 4, seed=3)
     data = tmp_path / "data"
     _index(photos[0].parent, data, tiny_spec)
     with Library.open(data) as library:
         victim = library.find_image(str(photos[2])).id
     _damage_vector(data, victim, b"\x00\x00\xc0\x7f" * 16)
-    check = run_cli(["info", "--check"], data)
-    assert check.returncode == 0, check.stderr
-    assert "1 stored vector(s) were damaged" in check.stdout, check.stdout
-    assert "damaged" in check.stderr and "Traceback" not in check.stderr
+    code, out, err = _cli(capsys, data, "info", "--check")
+    assert code == 0, err
+    assert "1 stored vector(s) were damaged" in out, out
+    assert "damaged" in err and "Traceback" not in err
 
 
 def _corrupt_table(data, table: str) -> None:
@@ -88,26 +104,24 @@ def _corrupt_table(data, table: str) -> None:
         fh.write(bytes([0xAB]) * page_size)
 
 
-def test_damaged_pages_give_the_catalogs_message_naming_repair(tmp_path, tiny_spec):
+def test_damaged_pages_give_the_catalogs_message_naming_repair(tmp_path, tiny_spec, capsys):
     make_photos(tmp_path / "p", 5)
     data = tmp_path / "data"
     _index(tmp_path / "p", data, tiny_spec)
     _corrupt_table(data, "vectors")
-    search = run_cli(["search", "anything"], data)
-    line = assert_one_line_error(search, "damaged", "clipcore repair")
+    line = _one_line_error(_cli(capsys, data, "search", "anything"), "damaged", "clipcore repair")
     assert "unexpected" not in line and "--debug" not in line
-    check = run_cli(["info", "--check"], data)
-    assert_one_line_error(check, "damaged", "clipcore repair")
+    _one_line_error(_cli(capsys, data, "info", "--check"), "damaged", "clipcore repair")
 
 
-def test_a_zero_byte_catalog_beside_index_files_is_refused(tmp_path, tiny_spec):
+def test_a_zero_byte_catalog_beside_index_files_is_refused(tmp_path, tiny_spec, capsys):
     make_photos(tmp_path / "p", 3)
     data = tmp_path / "data"
     _index(tmp_path / "p", data, tiny_spec)
     assert list(data.glob("ann-*"))
     (data / "catalog.sqlite").write_bytes(b"")
     for args in (["search", "anything"], ["info"], ["index", tmp_path / "p", "--model", TINY_CONFIG]):
-        assert_one_line_error(run_cli(args, data), "empty (0 bytes)", "lost")
+        _one_line_error(_cli(capsys, data, *args), "empty (0 bytes)", "lost")
     assert (data / "catalog.sqlite").stat().st_size == 0
 
 
@@ -123,7 +137,7 @@ def _in_namespace(script: str, places: list, args, data) -> subprocess.Completed
     """Run `clipcore ARGS` inside a private mount namespace prepared by ``script``."""
     command = ["unshare", "-m", "sh", "-c", script, "sh", *map(str, places),
                *cli_command(args)]
-    return subprocess.run(command, env=cli_env(data), capture_output=True, text=True, timeout=120)
+    return subprocess.run(command, env=cli_env(data), capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -172,21 +186,21 @@ def test_search_similar_and_info_work_without_writing(mounts_allowed, indexed, t
 # -- recovery ------------------------------------------------------------------------------------
 
 def test_repair_rebuilds_the_catalog_from_readable_rows_and_the_vector_index(tmp_path,
-                                                                           tiny_spec):
+                                                                           tiny_spec, capsys):
     photos = make_photos(tmp_path / "p", 8, seed=5)
     data = tmp_path / "data"
     _index(tmp_path / "p", data, tiny_spec)
     _corrupt_table(data, "vectors")                 # every stored vector unreadable
     damaged = (data / "catalog.sqlite").read_bytes()
-    repair = run_cli(["repair"], data)
-    assert repair.returncode == 0, repair.stderr
-    assert "8 photos and 8 vectors (8 of them from the vector index files)" in repair.stdout
+    code, out, err = _cli(capsys, data, "repair")
+    assert code == 0, err
+    assert "8 photos and 8 vectors (8 of them from the vector index files)" in out, out
     aside = list(data.glob("catalog.damaged-*.sqlite"))
     assert len(aside) == 1 and aside[0].read_bytes() == damaged     # kept, unchanged
-    check = run_cli(["info", "--check"], data)
-    assert check.returncode == 0 and "sound" in check.stdout, check.stdout + check.stderr
-    similar = run_cli(["similar", photos[3], "-k", "8", "--json"], data)
-    hits = json.loads(similar.stdout)
+    code, out, err = _cli(capsys, data, "info", "--check")
+    assert code == 0 and "sound" in out, out + err
+    code, out, err = _cli(capsys, data, "similar", photos[3], "-k", "8", "--json")
+    hits = json.loads(out)
     assert len(hits) == 8 and hits[0]["path"] == str(photos[3]) and hits[0]["score"] > 0.999
 
 

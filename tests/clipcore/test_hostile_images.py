@@ -23,6 +23,7 @@ from PIL import Image
 
 from clipcore import imaging
 from clipcore.budget import PixelBudget
+from clipcore.cli import main
 from clipcore.encoder import Encoder
 from clipcore.errors import ClipcoreError, ImageError
 from clipcore.indexer import index_folders
@@ -68,20 +69,22 @@ def photos(tmp_path):
 
 # -- item 1: per-image isolation ---------------------------------------------------------------
 
-def test_thin_pngs_are_skipped_and_the_next_run_has_nothing_to_do(tmp_path):
+def test_thin_pngs_are_skipped_and_the_next_run_has_nothing_to_do(tmp_path, capsys):
     folder = tmp_path / "photos"
     make_photos(folder, 5, seed=1)
     for size in ((60000, 1), (1, 60000)):     # as in the zoo: 256-byte PNGs
         Image.new("RGB", size, (10, 200, 30)).save(folder / f"thin_{size[0]}x{size[1]}.png")
-    first = run_cli(["index", folder, "--model", TINY_CONFIG], tmp_path / "data")
+    first = run_cli(["index", folder, "--model", TINY_CONFIG], tmp_path / "data", timeout=600)
     assert first.returncode == 0, first.stderr
     assert "5 new" in first.stdout and "2 skipped" in first.stdout, first.stdout
     assert "extreme aspect ratio" in first.stdout
-    again = run_cli(["index", folder, "--model", TINY_CONFIG], tmp_path / "data")
-    assert again.returncode == 0 and "Nothing to do" in again.stdout, again.stdout
-    info = run_cli(["info"], tmp_path / "data")
-    assert "extreme aspect ratio (60000x1)" in info.stdout
-    assert "extreme aspect ratio (1x60000)" in info.stdout
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert main(["index", str(folder), "--model", str(TINY_CONFIG), *data]) == 0
+    assert "Nothing to do" in capsys.readouterr().out
+    assert main(["info", "--all", *data]) == 0
+    info = capsys.readouterr().out
+    assert "extreme aspect ratio (60000x1)" in info
+    assert "extreme aspect ratio (1x60000)" in info
 
 
 def test_aspect_ratio_at_the_limit_is_indexed(tmp_path, encoder):
@@ -266,33 +269,39 @@ def test_too_big_a_file_is_refused_from_its_size(tmp_path):
         imaging.decode_image(path)
 
 
-_DECODE_IN_THREADS = """
-import json, resource, sys, threading
-from clipcore import imaging
-paths = sys.argv[1:]
-imaging.decode_image(paths[0], min_side=224)            # warm up: imports, allocator
+_INDEX_WITH_8_WORKERS = """
+import json, resource, sys, tempfile
+from clipcore.config import ModelSpec
+from clipcore.encoder import Encoder
+from clipcore.indexer import index_folders
+from clipcore.library import Library
+folder, config = sys.argv[1:]
+spec = ModelSpec(config, device="cpu")
+encoder = Encoder.load(spec)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-threads = [threading.Thread(target=imaging.decode_image, args=(p,), kwargs={"min_side": 224})
-           for p in paths[1:]]
-for t in threads: t.start()
-for t in threads: t.join()
-print(json.dumps({"base": base, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+with tempfile.TemporaryDirectory() as data, Library.open(data) as library:
+    events = list(index_folders(library, [folder], spec, encoder=encoder, workers=8))
+print(json.dumps({"base": base, "new": events[-1].summary.new,
+                  "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
 
 
-def test_parallel_decodes_of_big_pngs_stay_within_the_budget(tmp_path):
-    """Four threads decode four 36-megapixel PNGs (144 MB each while decoding) with a budget
-    of 40 megapixels: they take turns, so the process grows by about one decode, not four."""
-    side = 6000
+def test_indexing_big_pngs_with_8_workers_holds_about_one_decode(tmp_path):
+    """Eight decode threads, eight 24-megapixel PNGs (96 MB each while decoding), a budget of
+    30 megapixels: the process grows by about one decode. (Before: each thread's malloc arena
+    kept its last image, 8 x 96 MB, even with the budget.)"""
+    side = 4900
     data = zoo.png_solid_blocks(side, side)
-    paths = []
-    for i in range(5):
-        paths.append(tmp_path / f"big{i}.png")
-        paths[-1].write_bytes(data)
-    env = dict(os.environ, CLIPDESK_DECODE_MP="40", PYTHONPATH=str(Path(__file__).parents[2]))
-    out = subprocess.run([sys.executable, "-c", _DECODE_IN_THREADS, *map(str, paths)], env=env,
-                         capture_output=True, text=True, timeout=110)
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for i in range(8):
+        (folder / f"big{i}.png").write_bytes(data)
+    env = dict(os.environ, CLIPDESK_DECODE_MP="30", PYTHONPATH=str(Path(__file__).parents[2]),
+               OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-c", _INDEX_WITH_8_WORKERS, str(folder),
+                          str(TINY_CONFIG)], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
-    rss = json.loads(out.stdout)
+    rss = json.loads(out.stdout.strip().splitlines()[-1])
     one_decode = side * side * 4
-    assert rss["peak"] - rss["base"] < one_decode, (rss, one_decode)
+    assert rss["new"] == 8
+    assert rss["peak"] - rss["base"] < 2 * one_decode, (rss, one_decode)

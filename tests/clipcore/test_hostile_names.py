@@ -21,15 +21,32 @@ import pytest
 from PIL import Image
 
 from clipcore import scanner
+from clipcore.cli import main
 from clipcore.indexer import index_folders
 from clipcore.library import Library
 from clipcore.textout import path_fields, shown
 from tests.helpers import zoo
-from tests.helpers.e2e import TINY_CONFIG, assert_one_line_error, make_photos, run_cli
+from tests.helpers.e2e import TINY_CONFIG, make_photos, run_cli
 
 # What may reach a terminal from a plain-text output: no C0 control but newline, no DEL, no
 # C1 control, no lone surrogate (an undecodable byte printed raw).
 _RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\udc80-\udcff]")
+
+
+def _cli(capsys, *args) -> tuple[int, str, str]:
+    """`clipcore ARGS` in this process (the model loads fast here): (exit code, out, err)."""
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_error(result, *words) -> str:
+    code, _, err = result
+    lines = [line for line in err.splitlines() if line.startswith("clipcore: error:")]
+    assert code == 1 and len(lines) == 1 and "Traceback" not in err, err
+    assert all(w.lower() in lines[0].lower() for w in words), lines[0]
+    return lines[0]
 
 
 def test_shown_escapes_what_drives_a_terminal_and_nothing_else():
@@ -60,7 +77,7 @@ def named_library(tmp_path_factory):
         os.link(made[kind], folder / Path(made[kind]).name)
     (folder / "\x1b[31mred\nETC-SHADOW: file is empty.jpg").write_text("not a photo")
     data = root / "data"
-    out = run_cli(["index", folder, "--model", TINY_CONFIG], data)
+    out = run_cli(["index", folder, "--model", TINY_CONFIG], data, timeout=600)
     assert out.returncode == 0, out.stderr
     return folder, data, out
 
@@ -70,31 +87,31 @@ def _assert_safe(text: str) -> None:
     assert not raw, f"raw control characters reached the terminal: {raw!r}\n{text}"
 
 
-def test_plain_text_outputs_show_names_escaped(named_library):
+def test_plain_text_outputs_show_names_escaped(named_library, capsys):
     folder, data, index_run = named_library
     _assert_safe(index_run.stdout + index_run.stderr.replace("\r", "\n"))   # (tqdm's \r)
-    search = run_cli(["search", "anything", "-k", "4"], data)
-    assert search.returncode == 0, search.stderr
-    _assert_safe(search.stdout + search.stderr)
-    lines = search.stdout.splitlines()
+    code, out, err = _cli(capsys, "search", "anything", "-k", "4", "--data-dir", data)
+    assert code == 0, err
+    _assert_safe(out + err)
+    lines = out.splitlines()
     assert len(lines) == 1 + 4, lines          # the header and one line per hit: none faked
     assert not any(line.startswith("ETC-SHADOW") for line in lines)
     assert any("fake\\nETC-SHADOW: file is empty.png" in line for line in lines)
-    info = run_cli(["info"], data)
-    _assert_safe(info.stdout + info.stderr)
-    assert "\\x1b[31mred\\nETC-SHADOW: file is empty.jpg: not an image" in info.stdout
-    assert not any(line.startswith("ETC-SHADOW") for line in info.stdout.splitlines())
-    missing = run_cli(["similar", str(folder / "gone\x1b]0;x\x07.png")], data)
-    line = assert_one_line_error(missing, "no such file")
-    _assert_safe(missing.stderr)
+    code, info, err = _cli(capsys, "info", "--data-dir", data)
+    _assert_safe(info + err)
+    assert "\\x1b[31mred\\nETC-SHADOW: file is empty.jpg: not an image" in info
+    assert not any(line.startswith("ETC-SHADOW") for line in info.splitlines())
+    missing = _cli(capsys, "similar", folder / "gone\x1b]0;x\x07.png", "--data-dir", data)
+    line = _one_line_error(missing, "no such file")
+    _assert_safe(missing[2])
     assert "gone\\x1b]0;x\\x07.png" in line
 
 
-def test_json_gives_every_name_exactly(named_library):
+def test_json_gives_every_name_exactly(named_library, capsys):
     folder, data, _ = named_library
-    out = run_cli(["search", "anything", "-k", "10", "--json"], data)
-    assert out.returncode == 0, out.stderr
-    hits = json.loads(out.stdout)
+    code, out, err = _cli(capsys, "search", "anything", "-k", "10", "--json", "--data-dir", data)
+    assert code == 0, err
+    hits = json.loads(out)
     names = {os.fsencode(h["path"]) for h in hits}
     assert names == {os.fsencode(folder / n) for n in zoo.ESCAPE_NAMES.values()}
     for h in hits:
@@ -107,21 +124,21 @@ def test_json_gives_every_name_exactly(named_library):
 
 # -- item 7 ------------------------------------------------------------------------------------
 
-def test_info_summarises_skipped_files_by_reason(tmp_path):
+def test_info_summarises_skipped_files_by_reason(tmp_path, capsys):
     folder = tmp_path / "photos"
     make_photos(folder, 2)
     for i in range(25):
         (folder / f"notes{i:02d}.jpg").write_text("not a photo")
     for size in ((60000, 1), (1, 60000)):
         Image.new("RGB", size).save(folder / f"thin_{size[0]}x{size[1]}.png")
-    data = tmp_path / "data"
-    assert run_cli(["index", folder, "--model", TINY_CONFIG], data).returncode == 0
-    info = run_cli(["info"], data).stdout
+    data = ["--data-dir", tmp_path / "data"]
+    assert _cli(capsys, "index", folder, "--model", TINY_CONFIG, *data)[0] == 0
+    info = _cli(capsys, "info", *data)[1]
     assert re.search(r"^\s+25\s+not an image \(unrecognised format\)$", info, re.M), info
     assert re.search(r"^\s+2\s+extreme aspect ratio$", info, re.M), info
     listed = [line for line in info.splitlines() if line.startswith(f"  {folder}")]
     assert len(listed) == 20 and "--all" in info
-    every = run_cli(["info", "--all"], data).stdout
+    every = _cli(capsys, "info", "--all", *data)[1]
     assert len([line for line in every.splitlines() if line.startswith(f"  {folder}")]) == 27
 
 
@@ -146,15 +163,15 @@ def test_an_unreadable_folder_is_not_a_skipped_file(tmp_path, tiny_spec, monkeyp
     assert "Could not read the folder" in caplog.text
 
 
-def test_a_fifo_query_image_is_not_a_regular_file(tmp_path):
+def test_a_fifo_query_image_is_not_a_regular_file(tmp_path, capsys):
     folder = tmp_path / "photos"
     make_photos(folder, 2)
-    data = tmp_path / "data"
-    assert run_cli(["index", folder, "--model", TINY_CONFIG], data).returncode == 0
+    data = ["--data-dir", tmp_path / "data"]
+    assert _cli(capsys, "index", folder, "--model", TINY_CONFIG, *data)[0] == 0
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)
-    assert_one_line_error(run_cli(["similar", fifo], data), "not a regular file")
-    assert_one_line_error(run_cli(["search", f"beach + {fifo}"], data), "not a regular file")
+    _one_line_error(_cli(capsys, "similar", fifo, *data), "not a regular file")
+    _one_line_error(_cli(capsys, "search", f"beach + {fifo}", *data), "not a regular file")
 
 
 def test_a_legacy_pickle_checkpoint_loads_without_torch_warnings(tmp_path, tiny_spec):

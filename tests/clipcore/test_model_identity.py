@@ -15,7 +15,8 @@ import pytest
 from clipcore import filehash
 from clipcore.config import ModelSpec
 from clipcore.library import Library
-from tests.helpers.e2e import TINY_CONFIG, make_photos, run_cli
+from clipcore.cli import main
+from tests.helpers.e2e import TINY_CONFIG, make_photos
 
 MIB = 1 << 20
 
@@ -87,16 +88,16 @@ def test_the_hash_is_cached_until_the_file_changes(tmp_path, monkeypatch):
     assert filehash.file_sha256(path) != first and reads == ["rb"]    # the ctime told
 
 
-def test_indexing_with_a_lookalike_checkpoint_embeds_again(tmp_path, lookalikes):
+def test_indexing_with_a_lookalike_checkpoint_embeds_again(tmp_path, lookalikes, capsys):
     base, tuned = lookalikes
     photos = make_photos(tmp_path / "photos", 4, seed=3)
     data = tmp_path / "data"
-    model = ["--model", TINY_CONFIG]
-    first = run_cli(["index", tmp_path / "photos", *model, "--checkpoint", base], data)
-    assert first.returncode == 0 and "4 new" in first.stdout, first.stdout + first.stderr
-    second = run_cli(["index", tmp_path / "photos", *model, "--checkpoint", tuned], data)
-    assert second.returncode == 0, second.stderr
-    assert "Nothing to do" not in second.stdout, second.stdout
+    model = ["--model", str(TINY_CONFIG), "--data-dir", str(data)]
+    assert main(["index", str(tmp_path / "photos"), *model, "--checkpoint", str(base)]) == 0
+    assert "4 new" in capsys.readouterr().out
+    assert main(["index", str(tmp_path / "photos"), *model, "--checkpoint", str(tuned)]) == 0
+    second = capsys.readouterr().out
+    assert "Nothing to do" not in second and "4 changed" in second, second
     with Library.open(data) as library:
         ids = [ModelSpec(str(TINY_CONFIG), checkpoint=str(p)).identity() for p in (base, tuned)]
         row = library.find_image(str(photos[0]))
