@@ -23,7 +23,7 @@ from .cli_report import DownloadBar, print_summary
 from .cli_search import add_search_commands
 from .download import DownloadCancelled
 from .errors import ClipcoreError, NotIndexedError
-from .textout import SafeFormatter, path_fields, shown
+from .textout import SafeFormatter, shown
 
 __all__ = ["main", "build_parser"]
 
