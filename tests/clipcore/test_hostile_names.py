@@ -136,10 +136,10 @@ def test_info_summarises_skipped_files_by_reason(tmp_path, capsys):
     info = _cli(capsys, "info", *data)[1]
     assert re.search(r"^\s+25\s+not an image \(unrecognised format\)$", info, re.M), info
     assert re.search(r"^\s+2\s+extreme aspect ratio$", info, re.M), info
-    listed = [line for line in info.splitlines() if line.startswith(f"  {folder}")]
+    listed = [line for line in info.splitlines() if line.startswith(f"  {folder}/")]
     assert len(listed) == 20 and "--all" in info
     every = _cli(capsys, "info", "--all", *data)[1]
-    assert len([line for line in every.splitlines() if line.startswith(f"  {folder}")]) == 27
+    assert len([line for line in every.splitlines() if line.startswith(f"  {folder}/")]) == 27
 
 
 def test_an_unreadable_folder_is_not_a_skipped_file(tmp_path, tiny_spec, monkeypatch, caplog):
