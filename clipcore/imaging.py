@@ -28,13 +28,13 @@ import os
 import stat
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 from PIL import Image, UnidentifiedImageError, features
 
 from .budget import PixelBudget, decode_budget, release_big_buffers
 from .errors import ImageError
+from .exif import date_taken, read_exif, upright as _upright_of
 from .pixels import rgb_reduced as _rgb_reduced, to_rgb as _to_rgb
 
 __all__ = [
@@ -112,25 +112,6 @@ release_big_buffers()   # freed decode buffers go back to the system (budget.py)
 # print a UserWarning with a line of its own source on the user's terminal for each such photo.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
 
-# EXIF tags (TIFF/EXIF 2.32 numbering).
-_ORIENTATION = 0x0112
-_DATETIME = 0x0132
-_EXIF_IFD = 0x8769
-_DATETIME_ORIGINAL = 0x9003
-_OFFSET_TIME_ORIGINAL = 0x9011
-
-# EXIF orientation -> the transpose that makes the image upright; the same table as
-# PIL.ImageOps.exif_transpose, applied here without rewriting the EXIF block (which fails on
-# some corrupt EXIF, and which we do not need: the output is plain RGB pixels).
-_UPRIGHT = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 
 
 @dataclass
@@ -230,7 +211,9 @@ def read_image(source) -> "bytes | Image.Image":
         path = os.fspath(source)
     try:
         data = _read_bytes(source, path)
-        _check_pixels(_open(data).size)
+        size = _open(data).size
+        _check_pixels(size)
+        _check_aspect(size)
     except ImageError as exc:
         raise ImageError(exc.reason, path) from exc
     except Exception as exc:  # a decoder failing on bad header data is a property of the file
@@ -274,10 +257,10 @@ def _decode(source, path: str | None, min_side: int, thumb_size: int | None,
                 raise ImageError("unsupported format" if unsupported else
                                  "truncated or corrupt image data") from exc
             check_unchanged()
-            exif = _exif(img)
+            exif = read_exif(img)
             # Reduce before rotating: the rotation then copies a small image, not the full one.
             rgb = _rgb_reduced(img, min(img.size) // target if target else 1)
-            upright = _upright(rgb, exif)
+            upright = _upright_of(rgb, exif)
             if upright.size != rgb.size:
                 full_size = full_size[::-1]
             if upright is img:  # detach from the file object (and its bytes) or the caller's image
@@ -291,7 +274,7 @@ def _decode(source, path: str | None, min_side: int, thumb_size: int | None,
             raise
         except Exception as exc:
             raise ImageError(f"could not make a thumbnail ({type(exc).__name__})") from exc
-    return DecodedImage(upright, full_size[0], full_size[1], _date_taken(exif), thumb)
+    return DecodedImage(upright, full_size[0], full_size[1], date_taken(exif), thumb)
 
 
 def _unchanged() -> None:
@@ -404,46 +387,3 @@ def _check_aspect(size: tuple[int, int]) -> None:
 
 def _too_large(pixels: int) -> str:
     return f"image too large ({round(pixels / 1e6)} megapixels)" if pixels else "image too large"
-
-
-def _exif(img: Image.Image):
-    """The image's EXIF (PIL.Image.Exif), or None when it is absent or unreadable."""
-    try:
-        return img.getexif()
-    except Exception:
-        return None
-
-
-def _upright(img: Image.Image, exif) -> Image.Image:
-    """Apply EXIF orientation 2-8; anything odd about the tag leaves the image as it is."""
-    try:
-        method = _UPRIGHT.get(int(exif.get(_ORIENTATION, 1))) if exif else None
-    except (TypeError, ValueError):
-        method = None
-    return img.transpose(method) if method is not None else img
-
-
-def _date_taken(exif) -> str | None:
-    """ISO 8601 from EXIF DateTimeOriginal (+ OffsetTimeOriginal), else DateTime; else None."""
-    if not exif:
-        return None
-    try:
-        sub = exif.get_ifd(_EXIF_IFD)
-    except Exception:
-        sub = {}
-    for raw, offset in ((sub.get(_DATETIME_ORIGINAL), sub.get(_OFFSET_TIME_ORIGINAL)),
-                        (exif.get(_DATETIME), None)):
-        if not isinstance(raw, str):
-            continue
-        try:
-            when = datetime.strptime(raw.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
-        except ValueError:
-            continue
-        iso = when.isoformat()
-        if isinstance(offset, str):
-            try:
-                iso = datetime.fromisoformat(iso + offset.strip("\x00 ")).isoformat()
-            except ValueError:
-                pass
-        return iso
-    return None

@@ -47,9 +47,8 @@ def prepare(w, encoder, thumbnails, thumb_size: int) -> Prepared:
     try:
         before = os.stat(path)
         out.size, out.mtime_ns = before.st_size, before.st_mtime_ns
-        decoded = imaging.decode_image(path, min_side=encoder.image_size,
-                                       thumb_size=thumb_size if thumbnails else None)
-        out.tensor = _preprocess(encoder, decoded.image)
+        out.tensor, decoded = _decode_for_model(path, encoder,
+                                                thumb_size if thumbnails else None)
         out.digest = scanner.content_hash(path)
         after = os.stat(path)
     except FileNotFoundError:
@@ -96,11 +95,12 @@ def _perceptual_hash(image) -> tuple[int, int] | None:
         return None
 
 
-def _preprocess(encoder, image):
-    """The model's preprocess of one image; its failure is the image's ImageError."""
+def _decode_for_model(path: str, encoder, thumb_size: int | None):
+    """imaging.decode_for_model; the decode raises only ImageError, so any other exception is
+    the model's preprocess failing on this image: the image's ImageError too."""
     try:
-        return encoder.preprocess(image)
-    except MemoryError:
+        return imaging.decode_for_model(path, encoder, thumb_size)
+    except (ImageError, MemoryError):
         raise
     except Exception as exc:
         raise ImageError(f"could not prepare the image for the model ({type(exc).__name__})") \

@@ -118,14 +118,14 @@ def test_a_decode_crash_or_memory_error_skips_only_that_image(tmp_path, photos, 
         if path == str(photos[3]):
             raise MemoryError
         if path == str(photos[6]):
-            raise ValueError("a decoder bug")   # decode_image's own guard turned off
+            raise RuntimeError("a bug met on this file")
         return real(path, **kw)
 
     monkeypatch.setattr(imaging, "decode_image", decode)
     summary, skipped, count = _index(tmp_path, photos[0].parent, encoder)
     assert count == 8
     assert skipped == {str(photos[3]): "image too large (out of memory)",
-                       str(photos[6]): "unexpected error (ValueError)"}
+                       str(photos[6]): "could not prepare the image for the model (RuntimeError)"}
 
 
 def test_a_thumbnail_failure_skips_only_that_image(tmp_path, photos, encoder, monkeypatch):
