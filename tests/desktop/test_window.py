@@ -101,7 +101,8 @@ def test_find_similar_from_the_context_menu(launch, qtbot, photos):
 
     menu = window.results_view.build_menu(window.results_model.index(len(hits) - 1))
     assert [a.text() for a in menu.actions() if a.text()] == \
-        ["Open", "Show in folder", "Copy path", "Find similar"]
+        ["Open", "Preview", "Show in folder", "Copy path", "Copy to folder…", "Save list as…",
+         "Find similar", "More like this", "Less like this"]
     with qtbot.waitSignal(window.controller.results_ready, timeout=30_000,
                           check_params_cb=lambda _hits, request: request.similar_to == target.id):
         next(a for a in menu.actions() if a.text() == "Find similar").trigger()
