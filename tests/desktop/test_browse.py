@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication
 from desktop.browse import SHOW_SCORES_KEY
 from desktop.result_actions import show_in_folder
 from desktop.widgets.viewer import decode_for_screen
-from tests.desktop.helpers import close_window, index_folder, search_text
+from tests.desktop.helpers import index_folder, search_text
 from tests.helpers.e2e import make_photos
 
 TIMEOUT = 30_000
