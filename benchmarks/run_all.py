@@ -31,6 +31,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "startup": ([], ["--runs", "2"]),
     "browse": ([], ["--size", "10000", "--queries", "20"]),
     "decode_memory": ([], ["--images", "2", "--workers", "2", "--no-baseline"]),
+    "viewer": ([], ["--runs", "3"]),
 }
 MARKER = "<!-- benchmarks.{} -->"
 HEADER = """# Benchmark results

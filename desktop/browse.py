@@ -14,7 +14,7 @@ import os
 
 from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QSizePolicy
 
 from .models.results import SORT_DATE
 from .result_actions import CopyJob, save_list, show_in_folder
@@ -43,6 +43,8 @@ class Browse(QObject):
         column = w.search_bar.parentWidget().layout()
         column.insertWidget(column.indexOf(w.search_bar) + 1, self.chips)
         w.filters.layout().insertWidget(1, self.dates)
+        # the result line gives way (elided by Qt) so the filter row never widens the window
+        w.result_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.copy_jobs: list[CopyJob] = []
         self._build_menu()
         self._connect()
@@ -103,9 +105,13 @@ class Browse(QObject):
         minimum = self.w.filters.minimum
         request.threshold = minimum if request.sort == SORT_DATE and minimum > 0 else None
         request.offset = 0
-        extra = [f"{'+' if wt >= 0 else '−'}{abs(wt):g} photo" for _t, wt in request.examples]
-        if extra and not request.label:
-            request.label = ", ".join(extra)
+        plus = sum(wt >= 0 for _t, wt in request.examples)
+        minus = len(request.examples) - plus
+        extra = [f"{n} photo{'s' * (n != 1)} {how}" for n, how in
+                 ((plus, "liked"), (minus, "not liked")) if n]
+        if extra:
+            base = request.label.split(" with ")[0]
+            request.label = " with ".join(x for x in (base, ", ".join(extra)) if x)
         return request
 
     def rerun(self) -> None:

@@ -95,16 +95,15 @@ class _Canvas(QWidget):
         self.update()
 
     def target_rect(self) -> QRectF:
-        """Where the pixmap goes, in logical px: fitted, aspect kept, centred, never upscaled
-        beyond 1 device px per image px for a photo smaller than the window."""
+        """Where the pixmap goes, in logical px: fitted to the canvas (a photo decoded for this
+        canvas is drawn 1:1; a small photo or the thumbnail stand-in is enlarged), centred."""
         if self.pixmap is None or self.pixmap.isNull():
             return QRectF()
         dpr = self.pixmap.devicePixelRatio()
         size = QSize(self.pixmap.width(), self.pixmap.height())
         logical = size / dpr
         area = self.size()
-        if logical.width() > area.width() or logical.height() > area.height() or self.stretch:
-            logical = logical.scaled(area, Qt.AspectRatioMode.KeepAspectRatio)
+        logical = logical.scaled(area, Qt.AspectRatioMode.KeepAspectRatio)   # fit: up or down
         x = (area.width() - logical.width()) / 2
         y = (area.height() - logical.height()) / 2
         return QRectF(x, y, logical.width(), logical.height())
