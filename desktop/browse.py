@@ -128,6 +128,29 @@ class Browse(QObject):
         if self.w.filters.sort.currentData() == SORT_DATE:
             self.rerun()
 
+    @staticmethod
+    def more_possible(hits, request) -> bool:
+        """A full page: the search may have more (asked for when the grid scrolls to its end)."""
+        return request is not None and len(hits) >= request.k
+
+    def took_page(self, hits, request) -> bool:
+        """Append a further page's hits (True), or leave a first page to the window (False)."""
+        if request is None or not request.offset:
+            return False
+        self.w.results_model.append_hits(hits, self.more_possible(hits, request))
+        self.w._update_page()
+        return True
+
+    def result_line(self, request, rows: int, hits: int) -> str:
+        """"54 of 200 above 0.25 for “beach”": what the minimum score leaves of what was
+        loaded; "200 results for “beach”" without one."""
+        if request is None or not hits:
+            return ""
+        minimum = self.w.filters.minimum
+        if rows < hits or minimum > 0:
+            return f"{rows:,} of {hits:,} above {minimum:.2f} for {request.label}"
+        return f"{hits:,} results for {request.label}"
+
     def load_more(self, shown: int) -> None:
         request = self.w._request
         if request is not None:

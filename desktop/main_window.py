@@ -189,13 +189,10 @@ class MainWindow(QMainWindow):
     def _on_results(self, hits, request) -> None:
         if self.statusBar().currentMessage() == SEARCHING:   # keep "Indexing done: ..."
             self.statusBar().clearMessage()
-        more = request is not None and len(hits) >= request.k
-        if request is not None and request.offset:    # a further page, asked for by scrolling
-            self.results_model.append_hits(hits, more)
-            self._update_page()
+        if self.browse.took_page(hits, request):    # a further page, asked for by scrolling
             return
         self._request = request
-        self._show_hits(hits, more)
+        self._show_hits(hits, self.browse.more_possible(hits, request))
         if hits:
             self.results_view.scrollToTop()
 
@@ -327,11 +324,7 @@ class MainWindow(QMainWindow):
     def _update_page(self) -> None:
         """Show the grid, or the empty state that tells the user what to do next."""
         rows, hits = self.results_model.rowCount(), self.results_model.hit_count
-        minimum = self.filters.minimum
-        self.result_info.setText(
-            "" if self._request is None or not hits else
-            f"{rows:,} of {hits:,} above {minimum:.2f} for {self._request.label}"
-            if rows < hits or minimum > 0 else f"{hits:,} results for {self._request.label}")
+        self.result_info.setText(self.browse.result_line(self._request, rows, hits))
         if self.browse.viewing:
             return
         if rows or self.model_driver.wanted:

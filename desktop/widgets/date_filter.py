@@ -39,6 +39,9 @@ class DateFilter(QWidget):
         self.start.setDate(QDate(year, 1, 1))
         self.end.setDate(QDate(self.today.year, self.today.month, self.today.day))
         self.dash = QLabel("–")
+        for widget, name in ((self.choice, "Date taken"), (self.start, "Taken from"),
+                             (self.end, "Taken until")):
+            widget.setAccessibleName(name)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)

@@ -47,6 +47,7 @@ class ExampleChip(QFrame):
         self.sign.clicked.connect(self.flip)
         self.weight = QDoubleSpinBox(minimum=0.1, maximum=9.9, singleStep=0.5, decimals=1)
         self.weight.setToolTip("Weight of this photo in the query")
+        self.weight.setAccessibleName(f"Weight of {example.name}")
         self.weight.setValue(abs(example.weight))
         self.weight.setFixedWidth(52)
         self.weight.valueChanged.connect(self._weight_edited)
