@@ -14,12 +14,12 @@ Run: ``python -m benchmarks.browse [--size 100000]``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 from benchmarks.common import Report, base_parser, percentile
@@ -31,12 +31,13 @@ FILTER_P50_MS = 50.0
 YEARS = range(2015, 2025)
 
 
-def dated_library(n: int, dim: int, spec, base: Path | None = None) -> Path:
+def dated_library(n: int, dim: int, spec, base: Path | None = None, params=None) -> Path:
     """Data dir of a library of ``n`` vectors dated evenly over YEARS (built once, reused)."""
     from clipcore.library import Changes, IndexedImage, Library
 
     tag = hashlib.sha256(spec.identity().encode()).hexdigest()[:8]
-    root = work_dir(base) / f"dated-{n}-{dim}-{tag}"
+    hnsw = f"-M{params.M}-efc{params.ef_construction}" if params is not None else ""
+    root = work_dir(base) / f"dated-{n}-{dim}-{tag}{hnsw}"
     data_dir, done = root / "data", root / ".complete"
     if done.exists():
         return data_dir
@@ -45,7 +46,7 @@ def dated_library(n: int, dim: int, spec, base: Path | None = None) -> Path:
     vectors = clustered_unit_vectors(n, dim)
     start, span = dt.datetime(YEARS[0], 1, 1), (dt.datetime(YEARS[-1] + 1, 1, 1)
                                                 - dt.datetime(YEARS[0], 1, 1))
-    with Library.open(data_dir) as library:
+    with Library.open(data_dir, params) as library:
         (root / "photos").mkdir(parents=True, exist_ok=True)
         folder = library.add_folder(str(root / "photos"))
         library.set_model_spec(spec)
@@ -67,6 +68,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--k", type=int, default=20)
     parser.add_argument("--work-dir", default=None)
+    parser.add_argument("--M", type=int, default=None, help="HNSW M (default: the app's)")
+    parser.add_argument("--ef-construction", type=int, default=None,
+                        help="HNSW ef_construction (default: the app's)")
     args = parser.parse_args(argv)
 
     from clipcore.dates import year_range
@@ -74,12 +78,19 @@ def main(argv: list[str] | None = None) -> str:
     from clipcore.library import Library
     from clipcore.search import Searcher
 
+    from clipcore.config import IndexParams
+
+    params = IndexParams()
+    if args.M or args.ef_construction:
+        params = dataclasses.replace(params, M=args.M or params.M,
+                                     ef_construction=args.ef_construction or params.ef_construction)
     encoder = Encoder.load(random_weight_spec(args.model, args.device))
-    data_dir = dated_library(args.size, encoder.dim, encoder.spec, args.work_dir)
+    data_dir = dated_library(args.size, encoder.dim, encoder.spec, args.work_dir,
+                             params if params != IndexParams() else None)
     texts = query_texts(args.queries)
     years = [YEARS[i % len(YEARS)] for i in range(len(texts))]
     identity, k = encoder.identity, args.k
-    with Library.open(data_dir) as library:
+    with Library.open(data_dir, params) as library:
         searcher = Searcher(library, lambda: encoder)
         for text in ("a photo", "a tree", "holiday"):
             searcher.search(text, k=k, dates=year_range(2020))
@@ -102,7 +113,8 @@ def main(argv: list[str] | None = None) -> str:
     report.emit(f"Model {args.model} (random weights, {encoder.dim}-d) on "
                 f"{encoder.device_description}; {args.size:,} photos dated evenly over "
                 f"{YEARS[0]}-{YEARS[-1]}, one-year filter (~{args.size // len(YEARS):,} photos), "
-                f"{len(texts)} different queries, k={k}. Times in ms.\n")
+                f"{len(texts)} different queries, k={k}; HNSW M={params.M}, "
+                f"ef_construction={params.ef_construction}. Times in ms.\n")
     report.table(["photos", "text + year p50", "text + year p95", "encode p50",
                   "filtered ANN p50", "unfiltered ANN p50", "k hits, all in the year"],
                  [[args.size, f"{p(end_to_end, 50):.1f}", f"{p(end_to_end, 95):.1f}",

@@ -74,6 +74,8 @@ def main(argv=None) -> str:
 
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--jobs", nargs="*", default=["duplicates", "groups", "map", "tag refresh"],
+                        help="which jobs to run (default: all four)")
     args = parser.parse_args(argv)
     report = Report("Exploring a library (issue 13)")
     report.emit(f"_Machine: {machine_line()}. Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
@@ -112,6 +114,8 @@ def main(argv=None) -> str:
     }
     limits = {"duplicates": 60, "groups": 60, "map": 180, "tag refresh": 10}
     rows, results = [], {}
+    jobs = {name: fn for name, fn in jobs.items() if name in args.jobs}
+    limits = {name: limit for name, limit in limits.items() if name in jobs}
     for name, fn in jobs.items():
         load = os.getloadavg()[0]
         result, seconds, extra = _timed(fn)

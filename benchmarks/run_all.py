@@ -30,6 +30,8 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "reindex_unchanged": ([], ["--files", "5000"]),
     "startup": ([], ["--runs", "2"]),
     "browse": ([], ["--size", "10000", "--queries", "20"]),
+    "decode_memory": ([], ["--images", "2", "--workers", "2", "--no-baseline"]),
+    "viewer": ([], ["--runs", "3"]),
     "watch": ([], ["--files", "5000", "--idle-seconds", "10", "--writes", "5"]),
 }
 MARKER = "<!-- benchmarks.{} -->"

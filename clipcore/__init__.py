@@ -29,7 +29,7 @@ _EXPORTS = {
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
-__all__ = [*_error_names, *_MODULE_OF]
+__all__ = list(_error_names) + list(_MODULE_OF)
 
 
 def __getattr__(name: str):

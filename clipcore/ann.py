@@ -18,6 +18,7 @@ import contextlib
 import errno
 import json
 import os
+import struct
 import threading
 import zlib
 from pathlib import Path
@@ -28,7 +29,8 @@ import numpy as np
 from .errors import disk_full_error, disk_nearly_full as _nearly_full
 from .config import IndexParams
 
-__all__ = ["HnswIndex", "StaleIndex", "RWLock", "exact_knn", "load_index", "index_paths"]
+__all__ = ["HnswIndex", "StaleIndex", "RWLock", "exact_knn", "load_index", "index_paths",
+           "mismatch"]
 
 SIDECAR_FORMAT = 1
 
@@ -251,6 +253,11 @@ def load_index(index_path: Path, sidecar_path: Path, params: IndexParams, expect
             raise StaleIndex("it is truncated or corrupt")
     else:
         raise StaleIndex("it kept changing while being read")
+    file_dim, file_count = _header(index_path)
+    if file_dim != info["dim"]:           # a hand-edited sidecar: hnswlib trusts the caller's dim
+        raise StaleIndex(f"it holds {file_dim}-d vectors, not {info['dim']}-d ones")
+    if file_count != info["count"]:
+        raise StaleIndex("its element count does not match its description")
     index = hnswlib.Index(space="ip", dim=info["dim"])
     try:
         index.load_index(str(index_path), max_elements=info["count"])
@@ -259,6 +266,32 @@ def load_index(index_path: Path, sidecar_path: Path, params: IndexParams, expect
     if index.element_count != info["count"]:
         raise StaleIndex("its element count does not match its description")
     return HnswIndex(info["dim"], params, _index=index, live=info["live"], watermark=info["watermark"])
+
+
+def _header(path: Path) -> tuple[int, int]:
+    """(dim, element count) from an hnswlib index file's header (hnswalg.h saveIndex: six
+    size_t fields offsetLevel0, max_elements, cur_element_count, size_data_per_element,
+    label_offset, offsetData; the vector, dim float32, lies between offsetData and label_offset)."""
+    with open(path, "rb") as fh:
+        raw = fh.read(48)
+    if len(raw) < 48:
+        raise StaleIndex("it is truncated or corrupt")
+    _, _, count, _, label_offset, data_offset = struct.unpack("<6Q", raw)
+    return (label_offset - data_offset) // 4, count
+
+
+def mismatch(index: HnswIndex, ids: np.ndarray, vectors: np.ndarray) -> str | None:
+    """Why ``index`` does not hold the catalog's ``vectors`` (n, D) for ``ids`` (a sample of
+    vectors not changed since the index was saved), or None when it does (cosine >= 0.999)."""
+    with index.lock.read():
+        for image_id, vector in zip(ids.tolist(), vectors):
+            try:
+                held = np.asarray(index._index.get_items([image_id])[0], np.float32)
+            except RuntimeError:
+                return f"it lacks image #{image_id}"
+            if float(held @ vector) < 0.999:
+                return f"its vector of image #{image_id} is not the catalog's"
+    return None
 
 
 def _size_crc(path: Path) -> tuple[int, int]:

@@ -35,10 +35,10 @@ from typing import Callable, ContextManager, Iterable, Protocol
 
 import numpy as np
 
-from .ann import HnswIndex, StaleIndex, exact_knn, index_paths, load_index
+from .ann import HnswIndex, StaleIndex, exact_knn, index_paths, load_index, mismatch
 from .catalog import Applied, Catalog, ModelRow
 from .config import IndexParams
-from .errors import LibraryBusyError
+from .errors import CatalogError, DiskFullError, LibraryBusyError
 
 __all__ = ["AnnCache", "gather_vectors"]
 
@@ -175,13 +175,32 @@ class AnnCache:
                 hnsw.watermark, mc.dirty = applied.generation, True
         return applied
 
-    def save(self, force: bool = True) -> None:
+    def save(self, force: bool = True, quiet: bool = False) -> None:
         """Save every loaded index that changed (see the save policy in the module docstring).
-        Runs outside the guard: a save only reads the index (searches go on meanwhile)."""
+        Runs outside the guard: a save only reads the index (searches go on meanwhile).
+        ``quiet``: a full disk or a file error only skips the save (the index is a cache)."""
         with self._guard:
             caches = list(self._models.values())
         for mc in caches:
-            self._save_if_writer(mc, force=force)
+            self._save_if_writer(mc, force=force, quiet=quiet)
+
+    def forget_damaged(self) -> int:
+        """Forget the stored vectors this process found damaged (catalog.vectors never returns
+        them) so their photos are embedded again by the next index run; only when the library
+        can be written without waiting. Returns how many were forgotten."""
+        damaged = self.catalog.damaged_vectors()
+        if not damaged or self.catalog.read_only:
+            return 0
+        forgotten = 0
+        try:
+            with self.writer_lock.hold(timeout=0):
+                for model_id, ids in damaged.items():
+                    self.apply(lambda m=model_id, i=ids: Applied(
+                        self.catalog.forget_vectors(m, i), i, np.empty(0, np.int64), None))
+                    forgotten += len(ids)
+        except (LibraryBusyError, CatalogError, OSError) as exc:
+            log.debug("The damaged vectors were not forgotten now (%s).", exc)
+        return forgotten
 
     # -- internals -------------------------------------------------------------------------
     def _model(self, identity: str) -> _ModelCache | None:
@@ -206,6 +225,11 @@ class AnnCache:
         if mc.hnsw is None:
             try:
                 mc.hnsw = load_index(*mc.paths, self.params, self._expect(mc))
+                why = mismatch(mc.hnsw, *self.catalog.sample_vectors(mc.model.id,
+                                                                     mc.hnsw.watermark))
+                if why:       # e.g. another model's index behind a hand-edited description
+                    mc.hnsw = None
+                    raise StaleIndex(why)
             except StaleIndex as why:
                 return self._rebuild(mc, None if new else
                                      f"The vector index for model {mc.model.identity} cannot "
@@ -229,7 +253,7 @@ class AnnCache:
                 hnsw.add(ids, vecs, num_threads=-1)
         hnsw.live = n
         mc.hnsw, mc.dirty = hnsw, True
-        self._save_if_writer(mc)
+        self._save_if_writer(mc, quiet=True)
         return hnsw
 
     def _catch_up(self, mc: _ModelCache, hnsw: HnswIndex) -> None:
@@ -251,16 +275,22 @@ class AnnCache:
                                               mc.model.dim))
         return mc.exact[1], mc.exact[2]
 
-    def _save_if_writer(self, mc: _ModelCache, force: bool = False) -> None:
+    def _save_if_writer(self, mc: _ModelCache, force: bool = False, quiet: bool = False) -> None:
         """Save ``mc`` if dirty and this process can take the writer lock without waiting.
-        Unless ``force``, only when the last save took < SAVE_BUDGET of the time since it."""
-        if not mc.dirty or mc.hnsw is None:
+        Unless ``force``, only when the last save took < SAVE_BUDGET of the time since it.
+        Never on a read-only library; ``quiet``: a full disk or file error skips the save."""
+        if not mc.dirty or mc.hnsw is None or self.catalog.read_only:
             return
         if not force and mc.save_seconds > SAVE_BUDGET * (time.monotonic() - mc.saved_at):
             return
-        with contextlib.suppress(LibraryBusyError):   # another process writes; it saves
-            with self.writer_lock.hold(timeout=0):
-                start = time.monotonic()
-                mc.hnsw.save(*mc.paths, self._expect(mc))
-                mc.saved_at = time.monotonic()
-                mc.save_seconds, mc.dirty = mc.saved_at - start, False
+        try:
+            with contextlib.suppress(LibraryBusyError):   # another process writes; it saves
+                with self.writer_lock.hold(timeout=0):
+                    start = time.monotonic()
+                    mc.hnsw.save(*mc.paths, self._expect(mc))
+                    mc.saved_at = time.monotonic()
+                    mc.save_seconds, mc.dirty = mc.saved_at - start, False
+        except (DiskFullError, CatalogError, OSError) as exc:
+            if not quiet:
+                raise
+            log.info("The vector index was not saved (%s); it is rebuilt when needed.", exc)

@@ -3,6 +3,8 @@
 Exit codes: 0 success; 1 a user-facing error (one line on stderr, ``clipcore: error: ...``);
 2 bad usage (argparse); 130 indexing cancelled with Ctrl+C (what was done is kept).
 Results go to stdout; progress, warnings and errors to stderr.
+Plain-text output shows file names with control characters escaped (``\\n``, ``\\x1b``, ...)
+and ``--json`` gives them exactly; see :mod:`clipcore.textout` for both encodings.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ import sys
 import threading
 import traceback
 
-from .cli_report import DownloadBar
+from .cli_report import DownloadBar, print_summary
 from .cli_search import add_search_commands
 from .download import DownloadCancelled
 from .errors import ClipcoreError, NotIndexedError
-from .report import print_offline, print_summary
+from .textout import SafeFormatter, shown
 
 __all__ = ["main", "build_parser"]
 
@@ -96,10 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", parents=[common],
                        help="data directory, model, device, counts and skipped files")
+    p.add_argument("--all", action="store_true",
+                   help="list every skipped file (default: a summary and the first 20)")
+    p.add_argument("--check", action="store_true",
+                   help="also check the catalog file and every stored vector for damage")
     p.set_defaults(run=_cmd_info)
     p = sub.add_parser("models", parents=[common],
                        help="list model presets and whether their weights are present")
     p.set_defaults(run=_cmd_models)
+    p = sub.add_parser("repair", parents=[common],
+                       help="rebuild a damaged catalog from what can still be read (the "
+                            "damaged file is kept aside)")
+    p.set_defaults(run=_cmd_repair)
     p = sub.add_parser("remove", parents=[common],
                        help="forget folders (their files on disk are not touched)")
     p.add_argument("folders", nargs="+", metavar="DIR")
@@ -125,14 +135,16 @@ def main(argv: list[str] | None = None) -> int:
     _print_paths_as_bytes()
     handler = _log_to_stderr(debug)
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a closed pipe (`| head`) is met here, not in Python's exit flush
+        return code
     except DownloadCancelled as exc:
         print(f"clipcore: {exc}", file=sys.stderr)
         return EXIT_CANCELLED
     except ClipcoreError as exc:
         if debug:
             traceback.print_exc()
-        print(f"clipcore: error: {exc}", file=sys.stderr)
+        print(f"clipcore: error: {shown(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("clipcore: interrupted", file=sys.stderr)
@@ -143,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line unless --debug
         if debug:
             traceback.print_exc()
-        print(f"clipcore: error: unexpected {type(exc).__name__}: {exc} "
+        print(f"clipcore: error: unexpected {type(exc).__name__}: {shown(exc)} "
               "(run with --debug for details)", file=sys.stderr)
         return EXIT_ERROR
     finally:
@@ -163,7 +175,7 @@ def _print_paths_as_bytes() -> None:
 def _log_to_stderr(debug: bool) -> logging.Handler:
     """Show the engine's warnings (debug: everything) on stderr, one line each."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("clipcore: %(levelname)s: %(message)s"))
+    handler.setFormatter(SafeFormatter("clipcore: %(levelname)s: %(message)s"))
     logger = logging.getLogger("clipcore")
     logger.setLevel(logging.DEBUG if debug else logging.WARNING)
     logger.addHandler(handler)
@@ -201,13 +213,13 @@ def _model_spec(args, library, *, indexed: bool):
         print(
             "clipcore: WARNING: *** the model config {0} has no weights: the model has RANDOM "
             "weights and search results are MEANINGLESS (use it for tests and benchmarks "
-            "only) ***".format(spec.name), file=sys.stderr)
+            "only) ***".format(shown(spec.name)), file=sys.stderr)
     return spec
 
 
 def _model_label(spec) -> str:
     """'default (ViT-B-32-256 / datacomp_s34b_b86k)': preset, model and weights, for people."""
-    return spec.full_label
+    return shown(spec.full_label)
 
 
 def _folder_args(folders: list[str], known: set[str] = frozenset()) -> list[str]:
@@ -263,7 +275,7 @@ def _cmd_index(args) -> int:
             if getattr(args, option, None):
                 again += [f"--{option}", getattr(args, option)]
         print(f"Cancelled {processed} ({summary.seconds:.1f} s); what was indexed is saved. "
-              f"Run {shlex.join(again)} again to finish.")
+              f"Run {shown(shlex.join(again))} again to finish.")
         return EXIT_CANCELLED
     print_summary(summary)
     return EXIT_OK
@@ -300,39 +312,9 @@ def _cmd_watch(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from .encoder import pick_device
+    from .cli_info import cmd_info
 
-    with _open_library(args) as library:
-        spec = library.model_spec()
-        print(f"Data directory: {library.data_dir}")
-        if spec is None:
-            print("Model:          none yet (the first 'clipcore index DIR' sets it)")
-        else:
-            random_note = "  [results are meaningless]" if not spec.has_weights else ""
-            print(f"Model:          {_model_label(spec)}{random_note}")
-            try:
-                device = str(pick_device(getattr(args, "device", None) or spec.device))
-            except ClipcoreError as exc:
-                device = f"unavailable ({exc})"
-            print(f"Device:         {device}")
-            print(f"Indexed photos: {library.count()}")
-        folders = library.folders()
-        print(f"Folders ({len(folders)}):")
-        for f in folders:
-            left = f", {f.pending:,} not indexed yet" if f.pending else ""
-            print(f"  {f.path}: {f.image_count:,} files, {f.indexed_count:,} indexed, "
-                  f"{f.skipped_count:,} skipped{left}")
-        waiting = sum(f.pending for f in folders)
-        if waiting:
-            print(f"{waiting:,} photo{'s' * (waiting != 1)} found by the last run "
-                  f"{'are' if waiting != 1 else 'is'} not indexed yet (it was cancelled); run "
-                  "'clipcore index' to finish.")
-        print_offline(library)
-        skipped = library.skipped()
-        print(f"Skipped files ({len(skipped)}):")
-        for row in skipped:
-            print(f"  {row.path}: {row.skip_reason}")
-    return EXIT_OK
+    return cmd_info(args)
 
 
 def _cmd_models(args) -> int:
@@ -352,6 +334,20 @@ def _cmd_models(args) -> int:
     return EXIT_OK
 
 
+def _cmd_repair(args) -> int:
+    from .config import resolve_data_dir
+    from .repair import repair_catalog
+
+    report = repair_catalog(resolve_data_dir(getattr(args, "data_dir", None)))
+    kept, dropped = report.salvage.kept, report.salvage.dropped
+    print(f"Repaired the catalog: kept {kept.get('folders', 0):,} folders, "
+          f"{kept.get('images', 0):,} photos and {kept.get('vectors', 0) + report.from_index:,} "
+          f"vectors ({report.from_index:,} of them from the vector index files); "
+          f"{sum(dropped.values()):,} damaged rows dropped. The damaged file is kept as "
+          f"{shown(report.aside)}. Run 'clipcore index' to find what was lost again.")
+    return EXIT_OK
+
+
 def _cmd_remove(args) -> int:
     paths = [os.path.abspath(os.path.expanduser(f)) for f in args.folders]
     with _open_library(args) as library:
@@ -362,5 +358,5 @@ def _cmd_remove(args) -> int:
                     f"{path} is not a library folder; 'clipcore info' lists the folders.")
         for path in paths:
             library.remove_folder(path)
-            print(f"Removed {path} from the library (no files on disk were touched).")
+            print(f"Removed {shown(path)} from the library (no files on disk were touched).")
     return EXIT_OK

@@ -12,6 +12,7 @@ import os
 import sys
 
 from .errors import ClipcoreError, NotIndexedError
+from .textout import shown
 
 __all__ = ["add_commands"]
 
@@ -126,7 +127,9 @@ class _Bar:
 
 
 def _dump(value) -> None:
-    json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
+    # ASCII JSON: exact names, and a name that is not UTF-8 keeps its bytes as \udcXX escapes
+    # (clipcore.textout) instead of raw bytes that would make the output invalid UTF-8.
+    json.dump(value, sys.stdout, indent=2)
     print()
 
 
@@ -151,9 +154,9 @@ def _cmd_duplicates(args) -> int:
         print(f"{len(groups)} group(s) of duplicates, {copies} photo(s) could go:")
         for g in groups:
             kind = "identical files" if g.exact else f"similarity {g.similarity:.3f}"
-            print(f"\n  keep  {g.paths[0]}   ({kind})")
+            print(f"\n  keep  {shown(g.paths[0])}   ({kind})")
             for path in g.paths[1:]:
-                print(f"  copy  {path}")
+                print(f"  copy  {shown(path)}")
     return 0
 
 
@@ -179,7 +182,7 @@ def _cmd_groups(args) -> int:
         _dump([{"name": g.name, "paths": [paths[i] for i in g.ids if i in paths]} for g in groups])
     else:
         for g in groups:
-            print(f"{len(g.ids):6d}  {g.name}   (cover: {paths.get(g.ids[0], '?')})")
+            print(f"{len(g.ids):6d}  {shown(g.name)}   (cover: {shown(paths.get(g.ids[0], '?'))})")
     return 0
 
 
@@ -266,7 +269,7 @@ def _cmd_tag_show(args) -> int:
               f"'clipcore tag add {args.name} \"...\" --threshold T'.")
     else:
         for path, score in members:
-            print(f"{score:6.2f}  {path}")
+            print(f"{score:6.2f}  {shown(path)}")
     return 0
 
 

@@ -3,9 +3,13 @@ summary (kept apart from the command definitions in :mod:`clipcore.cli`)."""
 
 from __future__ import annotations
 
+import datetime
+import shlex
 import sys
 
-__all__ = ["DownloadBar", "print_summary"]
+from .textout import shown
+
+__all__ = ["DownloadBar", "print_summary", "print_offline", "when"]
 
 
 class DownloadBar:
@@ -44,18 +48,43 @@ class DownloadBar:
 
 def print_summary(s) -> None:
     """The end-of-run report of a finished (not cancelled) index run."""
-    if not (s.new or s.changed or s.moved or s.removed or s.skipped):
+    for path, reason in s.offline.items():
+        print(f"Offline: {shown(path)} ({shown(reason)}); its photos are kept and stay "
+              f"searchable. 'clipcore remove {shown(shlex.quote(path))}' forgets them.")
+    if not (s.new or s.restored or s.changed or s.moved or s.removed or s.skipped):
         print(f"Nothing to do: {s.unchanged:,} photos unchanged ({s.seconds:.1f} s).")
     else:
+        restored = f"{s.restored:,} restored (not embedded again), " if s.restored else ""
         print(f"Done in {s.seconds:.1f} s ({s.images_per_second:.1f} images/s): {s.new:,} new, "
-              f"{s.changed:,} changed, {s.moved:,} moved, {s.removed:,} removed, "
+              f"{restored}{s.changed:,} changed, {s.moved:,} moved, {s.removed:,} removed, "
               f"{s.unchanged:,} unchanged, {s.skipped:,} skipped.")
     for reason, count in sorted(s.skip_reasons.items(), key=lambda kv: -kv[1]):
-        print(f"  skipped {count:,}: {reason}")
+        print(f"  skipped {count:,}: {shown(reason)}")
     if s.skipped:
         print("  ('clipcore info' lists the skipped files.)")
-    if s.ignored:
-        kinds = sorted(s.ignored.items(), key=lambda kv: (-kv[1], kv[0]))
-        total = sum(s.ignored.values())
+    from .scanner import RAW_BESIDE_JPEG   # (imaging, Pillow: not at `clipcore --help` time)
+
+    ignored = dict(s.ignored)
+    pairs = ignored.pop(RAW_BESIDE_JPEG, 0)
+    if pairs:
+        print(f"{pairs:,} RAW file{'s' * (pairs != 1)} shown through the JPEG beside "
+              f"{'them' if pairs != 1 else 'it'} (RAW + JPEG pairs).")
+    if ignored:
+        kinds = sorted(ignored.items(), key=lambda kv: (-kv[1], kv[0]))
+        total = sum(ignored.values())
         print(f"{total:,} other file{'s' * (total != 1)} ignored (not photos): "
               + ", ".join(f"{kind} {count:,}" for kind, count in kinds) + ".")
+
+
+def print_offline(library) -> None:
+    """The offline folders (library folders or drives inside them) with when last seen."""
+    for path, v in library.offline_folders().items():
+        print(f"  {shown(path)}: [offline: {shown(v.offline_reason)}; "
+              f"last seen {when(v.last_seen_ns)}]")
+
+
+def when(ns: int | None) -> str:
+    """A wall-clock time (time.time_ns) as local 'YYYY-MM-DD HH:MM', or 'never'."""
+    if ns is None:
+        return "never"
+    return datetime.datetime.fromtimestamp(ns / 1e9).strftime("%Y-%m-%d %H:%M")

@@ -8,6 +8,7 @@ import os
 import sys
 
 from .errors import QueryError
+from .textout import path_fields, shown
 
 __all__ = ["add_search_commands"]
 
@@ -61,7 +62,7 @@ def _cmd_search(args) -> int:
     try:
         dates = DateRange(args.after, args.before)
     except QueryError as exc:   # a typo on the command line: usage error, one line
-        print(f"clipcore: error: {exc}", file=sys.stderr)
+        print(f"clipcore: error: {shown(exc)}", file=sys.stderr)
         return EXIT_USAGE
     with _open_library(args) as library:
         spec = _model_spec(args, library, indexed=True)
@@ -82,8 +83,8 @@ def _cmd_search(args) -> int:
             examples += [Example(_image_arg(a), -1.0) for a in args.less]
             hits = searcher.search(examples=examples, **options)
     if args.json:
-        json.dump([{"path": h.path, "score": h.score, "id": h.id, "date_taken": h.date_taken}
-                   for h in hits], sys.stdout, indent=2)
+        json.dump([{**path_fields(h.path), "score": h.score, "id": h.id,
+                    "date_taken": h.date_taken} for h in hits], sys.stdout, indent=2)
         print()
     elif args.csv:
         from .export import write_csv
@@ -94,7 +95,7 @@ def _cmd_search(args) -> int:
     elif not args.copy_to:
         print(" score  date taken  path")
         for h in hits:
-            print(f"{h.score:6.3f}  {(h.date_taken or '')[:10]:<10}  {h.path}")
+            print(f"{h.score:6.3f}  {(h.date_taken or '')[:10]:<10}  {shown(h.path)}")
     if args.copy_to and hits:
         return _copy_hits(hits, args.copy_to, sys.stderr if args.json or args.csv else sys.stdout)
     return EXIT_OK
@@ -111,9 +112,9 @@ def _copy_hits(hits, dest: str, out) -> int:
 
     result = copy_files([h.path for h in hits], dest)
     for src, dst in result.copied:
-        print(f"{src} -> {dst}", file=out)
+        print(f"{shown(src)} -> {shown(dst)}", file=out)
     for src, reason in result.failed:
-        print(f"clipcore: error: could not copy {src}: {reason}", file=sys.stderr)
-    print(f"Copied {len(result.copied)} of {len(hits)} photos to {os.path.abspath(dest)} "
+        print(f"clipcore: error: could not copy {shown(src)}: {shown(reason)}", file=sys.stderr)
+    print(f"Copied {len(result.copied)} of {len(hits)} photos to {shown(os.path.abspath(dest))} "
           "(originals untouched).", file=sys.stderr)
     return EXIT_ERROR if result.failed else EXIT_OK

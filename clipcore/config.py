@@ -68,16 +68,15 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
 
 
 def _file_fingerprint(path: str) -> str:
-    """Short, cheap fingerprint of a file: sha256 over its size and first 1 MiB (hex, 12 chars)."""
-    p = Path(path)
-    h = hashlib.sha256()
+    """Fingerprint of a model file: the first 16 hex chars of the SHA-256 of the whole file
+    (clipcore.filehash: cached by path, size, mtime, ctime and inode, so a file already seen
+    costs one stat). A file that cannot be read is named by its resolved path instead."""
+    from .filehash import file_sha256
+
     try:
-        h.update(str(p.stat().st_size).encode())
-        with open(p, "rb") as fh:
-            h.update(fh.read(1 << 20))
+        return file_sha256(path)[:16]
     except OSError:
-        h.update(str(p.resolve()).encode())
-    return h.hexdigest()[:12]
+        return hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,10 @@ class ModelSpec:
         """A stable string naming the weights; vectors in the catalog are keyed by it.
 
         Computed without loading the model. Two specs with the same identity produce the same
-        embeddings (device and precision are not part of it).
+        embeddings (device and precision are not part of it): a config file or checkpoint is
+        named by the SHA-256 of its whole content (``config:<stem>:<16 hex>``,
+        ``ckpt:<file name>:<16 hex>``), so weights that differ in any byte -- a fine-tune of
+        the last layers included -- get their own vectors.
         """
         if self.is_config_file:
             model = f"config:{Path(self.name).stem}:{_file_fingerprint(self.name)}"

@@ -18,6 +18,7 @@ __all__ = [
     "UnsafeCheckpointError",
     "CatalogError",
     "CatalogVersionError",
+    "CatalogDamagedError",
     "LibraryBusyError",
     "DiskFullError",
     "QueryError",
@@ -61,6 +62,11 @@ class CatalogError(ClipcoreError):
 
 class CatalogVersionError(CatalogError):
     """The catalog was written by a newer clipdesk; it is refused and left untouched."""
+
+
+class CatalogDamagedError(CatalogError):
+    """The catalog file is damaged (SQLite reports corruption, or it is not a database); the
+    message names ``clipcore repair``. Nothing was written to it."""
 
 
 class LibraryBusyError(CatalogError):

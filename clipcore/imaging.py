@@ -7,31 +7,45 @@ is one of a few short, stable phrases (the catalog counts skipped files by reaso
 
 ``"file is empty"``, ``"not an image (unrecognised format)"``, ``"truncated or corrupt image
 data"``, ``"image too large (N megapixels)"``, ``"image too large (N MB file)"``,
+``"image too large (out of memory)"``, ``"extreme aspect ratio (WxH)"``,
 ``"permission denied"``, ``"file vanished"``, ``"not a regular file"``, ``"unsupported format"``,
+``"file changed while being read"``, ``"could not make a thumbnail (<error type>)"``,
 ``"I/O error: <strerror>"``.
+
+Memory: the pixels being decoded at once, across all threads, are capped by a shared
+:class:`~clipcore.budget.PixelBudget`; an image is reduced (JPEG: DCT scaling while decoding;
+others: an integer box reduce done strip by strip together with the conversion to RGB) before
+it is rotated upright, so one decode holds one full-resolution buffer and nothing more. Files up
+to :data:`WHOLE_READ_BYTES` are read into memory once; bigger ones are decoded from the open
+file, which must not change meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
-import numpy as np
 from PIL import Image, UnidentifiedImageError, features
 
 from . import raw as camera_raw
+from .budget import PixelBudget, decode_budget, release_big_buffers
 from .errors import ImageError
+from .exif import date_taken, read_exif, upright as _upright_of
+from .pixels import rgb_reduced as _rgb_reduced, to_rgb as _to_rgb
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "DECODE_FORMATS",
     "MAX_PIXELS",
     "MAX_FILE_BYTES",
+    "WHOLE_READ_BYTES",
+    "MAX_ASPECT",
+    "CHANGED_WHILE_READ",
     "DecodedImage",
     "ModelInput",
     "decode_image",
@@ -73,36 +87,33 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 #: medium-format photos; a 179 Mpx RGB image takes about 0.5 GB decoded.
 MAX_PIXELS = 2 * 89_478_485
 
-#: Largest file read, in bytes (the whole file is read into memory once before decoding).
+#: Largest file accepted, in bytes (from its size on disk, before anything is read).
 MAX_FILE_BYTES = 512 * 1024 * 1024
+
+#: Files up to this size are read into memory once and decoded from that snapshot; bigger ones
+#: are decoded straight from the open file (checked unchanged afterwards), so no decode holds
+#: more than this many bytes of file data. 32 MiB covers every camera JPEG, HEIC and most PNGs.
+WHOLE_READ_BYTES = 32 * 1024 * 1024
+
+#: Longest side / shorter side above which an image is refused ("extreme aspect ratio"):
+#: the model's preprocess would scale a 60000x1 strip to 224 x 13 million pixels (about 9 GB)
+#: in "shortest" mode, or to 224 x 0 (an error) in "longest" mode. 32:1 keeps every stitched
+#: panorama (phones stop near 8:1) while bounding the preprocess to 32 x side^2 pixels.
+MAX_ASPECT = 32
+
+#: Skip reason for a file whose size or mtime changed while it was being read.
+CHANGED_WHILE_READ = "file changed while being read"
+
 
 # Pillow warns between MAX_IMAGE_PIXELS and twice that and raises above; we refuse anything
 # above MAX_PIXELS ourselves (right after reading the header), so align its warning with it.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+release_big_buffers()   # freed decode buffers go back to the system (budget.py)
 
 # Corrupt EXIF is handled here (no orientation, no date); Pillow's TIFF/EXIF parser would also
 # print a UserWarning with a line of its own source on the user's terminal for each such photo.
 warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
 
-# EXIF tags (TIFF/EXIF 2.32 numbering).
-_ORIENTATION = 0x0112
-_DATETIME = 0x0132
-_EXIF_IFD = 0x8769
-_DATETIME_ORIGINAL = 0x9003
-_OFFSET_TIME_ORIGINAL = 0x9011
-
-# EXIF orientation -> the transpose that makes the image upright; the same table as
-# PIL.ImageOps.exif_transpose, applied here without rewriting the EXIF block (which fails on
-# some corrupt EXIF, and which we do not need: the output is plain RGB pixels).
-_UPRIGHT = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 
 
 @dataclass
@@ -124,7 +135,8 @@ class DecodedImage:
     thumbnail: "Image.Image | None" = None
 
 
-def decode_image(source, min_side: int | None = 224, thumb_size: int | None = None) -> DecodedImage:
+def decode_image(source, min_side: int | None = 224, thumb_size: int | None = None,
+                 budget: PixelBudget | None = None) -> DecodedImage:
     """Decode a photo once into an upright RGB image (and optionally its thumbnail).
 
     ``source``: a path (str / PathLike), bytes, a binary file object, or a PIL image.
@@ -134,11 +146,17 @@ def decode_image(source, min_side: int | None = 224, thumb_size: int | None = No
     a model with 224 px input sees the same content as from a full decode, several times
     faster. ``None`` or 0 keeps the full resolution.
     ``thumb_size`` (px): also return a thumbnail whose longest side is <= this.
+    ``budget``: the PixelBudget the decode buffer is taken from (default: the process-wide
+    :func:`~clipcore.budget.decode_budget`); the call waits while other decodes hold it.
 
-    The file is read into memory once and decoded from that snapshot, so a file being rewritten
-    cannot give a mix of two versions. EXIF orientation 1-8 is applied (read robustly: other
-    corrupt EXIF entries do not matter; an unreadable orientation leaves the image unrotated). Transparent pixels are composited onto white; CMYK, 16-bit, greyscale, bilevel
-    and float images become correct 8-bit RGB.
+    A file up to :data:`WHOLE_READ_BYTES` is read into memory once and decoded from that
+    snapshot, so a file being rewritten cannot give a mix of two versions; a bigger one is
+    decoded from the open file and refused ("file changed while being read") when its size or
+    mtime changed meanwhile. EXIF orientation 1-8 is applied (read robustly: other corrupt
+    EXIF entries do not matter; an unreadable orientation leaves the image unrotated).
+    Transparent pixels are composited onto white; CMYK, 16-bit, greyscale, bilevel and float
+    images become correct 8-bit RGB. Images longer than :data:`MAX_ASPECT` times their width
+    (or the reverse) are refused from the header ("extreme aspect ratio (60000x1)").
 
     Raises ImageError(reason, path) for any problem with the file; never anything else.
     """
@@ -147,7 +165,7 @@ def decode_image(source, min_side: int | None = 224, thumb_size: int | None = No
             source, "read"):
         path = os.fspath(source)
     try:
-        return _decode(source, path, min_side or 0, thumb_size)
+        return _decode(source, path, min_side or 0, thumb_size, budget or decode_budget())
     except ImageError as exc:
         if exc.path is None and path is not None:
             raise ImageError(exc.reason, path) from exc
@@ -195,7 +213,9 @@ def read_image(source) -> "bytes | Image.Image":
         path = os.fspath(source)
     try:
         data = _read_bytes(source, path)
-        _check_pixels(_open(data).size)
+        size = _open(data).size
+        _check_pixels(size)
+        _check_aspect(size)
     except ImageError as exc:
         raise ImageError(exc.reason, path) from exc
     except Exception as exc:  # a decoder failing on bad header data is a property of the file
@@ -222,61 +242,85 @@ def make_thumbnail(image, size: int) -> "Image.Image":
     return thumb
 
 
-def _decode(source, path: str | None, min_side: int, thumb_size: int | None) -> DecodedImage:
+def _decode(source, path: str | None, min_side: int, thumb_size: int | None,
+            budget: PixelBudget) -> DecodedImage:
     target = max(min_side, thumb_size or 0)
-    data = None if isinstance(source, Image.Image) else _read_bytes(source, path)
-    if path is not None and camera_raw.is_raw_name(path):
+    if path is not None and camera_raw.is_raw_name(path) and not isinstance(source, Image.Image):
+        data = _read_bytes(source, path)   # path is set only when source is a file name
         found = camera_raw.decode_raw(data, target, MAX_PIXELS)   # None: not a RAW after all
         if found is not None:
             rgb, factor = found.image, min(found.image.size) // target if target else 1
             rgb = rgb.reduce(factor) if factor >= 2 else rgb
             return DecodedImage(rgb, found.width, found.height, found.date_taken,
                                 make_thumbnail(rgb, thumb_size) if thumb_size else None)
-    img = source if data is None else _open(data)
-    _check_pixels(img.size)
-    full_size = img.size
-    if target and img is not source and img.format in ("JPEG", "MPO"):
-        img.draft("RGB", (target, target))  # DCT scale 1/1..1/8, both sides >= target
-    try:
-        img.load()
-    except OSError as exc:
-        unsupported = "not available" in str(exc)  # Pillow: "decoder xyz not available"
-        raise ImageError("unsupported format" if unsupported else
-                         "truncated or corrupt image data") from exc
-
-    exif = _exif(img)
-    upright = _upright(img, exif)
-    if upright.size != img.size:
-        full_size = full_size[::-1]
-    rgb = _to_rgb(upright)
-    factor = min(rgb.size) // target if target else 1
-    if factor >= 2:
-        rgb = rgb.reduce(factor)
-    if rgb is img:  # detach from the file object (and its bytes) or from the caller's image
-        rgb = rgb.copy()
-    thumb = make_thumbnail(rgb, thumb_size) if thumb_size else None
-    return DecodedImage(rgb, full_size[0], full_size[1], _date_taken(exif), thumb)
-
-
-def _read_bytes(source, path: str | None) -> bytes:
-    """The whole file in memory (one consistent snapshot), or ImageError."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    elif path is None:  # a binary file object
+        source, path = data, None   # decode the bytes already read as an ordinary image
+    with _source_image(source, path) as (img, check_unchanged):
+        _check_pixels(img.size)
+        _check_aspect(img.size)
+        full_size = img.size
+        if target and img is not source and img.format in ("JPEG", "MPO"):
+            img.draft("RGB", (target, target))  # DCT scale 1/1..1/8, both sides >= target
+        with budget.hold(img.size[0] * img.size[1]):
+            try:
+                img.load()
+            except OSError as exc:
+                unsupported = "not available" in str(exc)  # Pillow: "decoder xyz not available"
+                raise ImageError("unsupported format" if unsupported else
+                                 "truncated or corrupt image data") from exc
+            check_unchanged()
+            exif = read_exif(img)
+            # Reduce before rotating: the rotation then copies a small image, not the full one.
+            rgb = _rgb_reduced(img, min(img.size) // target if target else 1)
+            upright = _upright_of(rgb, exif)
+            if upright.size != rgb.size:
+                full_size = full_size[::-1]
+            if upright is img:  # detach from the file object (and its bytes) or the caller's image
+                upright = upright.copy()
+            del img, rgb
+    thumb = None
+    if thumb_size:
         try:
-            data = source.read(MAX_FILE_BYTES + 1)
-        except OSError as exc:
-            raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
-    else:
-        data = _read_file(path)
-    if not data:
-        raise ImageError("file is empty")
-    if len(data) > MAX_FILE_BYTES:
-        raise ImageError(f"image too large ({len(data) // 2**20} MB file)")
-    return data
+            thumb = make_thumbnail(upright, thumb_size)
+        except MemoryError:
+            raise
+        except Exception as exc:
+            raise ImageError(f"could not make a thumbnail ({type(exc).__name__})") from exc
+    return DecodedImage(upright, full_size[0], full_size[1], date_taken(exif), thumb)
 
 
-def _read_file(path: str) -> bytes:
+def _unchanged() -> None:
+    """check_unchanged for sources read whole into memory: nothing can change."""
+
+
+@contextlib.contextmanager
+def _source_image(source, path: str | None):
+    """(PIL image with only its header read, check_unchanged()) for any kind of source."""
+    if isinstance(source, Image.Image):
+        yield source, _unchanged
+        return
+    if path is None:
+        yield _open(_read_bytes(source)), _unchanged
+        return
+    with _regular_file(path) as (fh, before):
+        if before.st_size <= WHOLE_READ_BYTES:
+            data = fh.read(WHOLE_READ_BYTES + 1)
+            if len(data) > WHOLE_READ_BYTES:
+                raise ImageError(CHANGED_WHILE_READ)
+            yield _open(_checked_bytes(data)), _unchanged
+            return
+
+        def check_unchanged() -> None:
+            after = os.fstat(fh.fileno())
+            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+                raise ImageError(CHANGED_WHILE_READ)
+
+        yield _open(fh), check_unchanged
+
+
+@contextlib.contextmanager
+def _regular_file(path: str):
+    """(binary file, its os.stat_result) of a regular, non-empty file of at most MAX_FILE_BYTES;
+    ImageError otherwise. OSError while in use becomes ImageError("I/O error: ...")."""
     # O_NONBLOCK: opening a FIFO named photo.jpg must not block forever; it has no effect on
     # regular files. The fstat check refuses FIFOs, devices and directories before reading.
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
@@ -289,20 +333,50 @@ def _read_file(path: str) -> bytes:
     except OSError as exc:
         raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
             raise ImageError("not a regular file")
+        _check_file_size(before.st_size)
         with open(fd, "rb", closefd=False) as fh:
-            return fh.read(MAX_FILE_BYTES + 1)
+            yield fh, before
     except OSError as exc:
         raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
     finally:
         os.close(fd)
 
 
-def _open(data: bytes) -> Image.Image:
-    """Identify the format from the content and read the header only (no pixel allocation)."""
+def _read_bytes(source, path: str | None = None) -> bytes:
+    """In-memory bytes, a binary file object read to the end, or the regular file at ``path``
+    read whole: at most MAX_FILE_BYTES (for one image, e.g. a query; indexing streams big files)."""
+    if path is not None:
+        with _regular_file(path) as (fh, _):
+            return _checked_bytes(fh.read(MAX_FILE_BYTES + 1))
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _checked_bytes(bytes(source))
     try:
-        img = Image.open(io.BytesIO(data), formats=DECODE_FORMATS)
+        return _checked_bytes(source.read(MAX_FILE_BYTES + 1))
+    except OSError as exc:
+        raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
+
+
+def _checked_bytes(data: bytes) -> bytes:
+    _check_file_size(len(data))
+    return data
+
+
+def _check_file_size(size: int) -> None:
+    if size == 0:
+        raise ImageError("file is empty")
+    if size > MAX_FILE_BYTES:
+        raise ImageError(f"image too large ({size // 2**20} MB file)")
+
+
+def _open(data) -> Image.Image:
+    """Identify the format from the content (bytes or an open binary file) and read the
+    header only (no pixel allocation)."""
+    try:
+        fh = io.BytesIO(data) if isinstance(data, bytes) else data
+        img = Image.open(fh, formats=DECODE_FORMATS)
     except UnidentifiedImageError as exc:
         raise ImageError("not an image (unrecognised format)") from exc
     except Image.DecompressionBombError as exc:
@@ -317,84 +391,10 @@ def _check_pixels(size: tuple[int, int]) -> None:
         raise ImageError(_too_large(size[0] * size[1]))
 
 
+def _check_aspect(size: tuple[int, int]) -> None:
+    if max(size) > MAX_ASPECT * max(1, min(size)):
+        raise ImageError(f"extreme aspect ratio ({size[0]}x{size[1]})")
+
+
 def _too_large(pixels: int) -> str:
     return f"image too large ({round(pixels / 1e6)} megapixels)" if pixels else "image too large"
-
-
-def _exif(img: Image.Image):
-    """The image's EXIF (PIL.Image.Exif), or None when it is absent or unreadable."""
-    try:
-        return img.getexif()
-    except Exception:
-        return None
-
-
-def _upright(img: Image.Image, exif) -> Image.Image:
-    """Apply EXIF orientation 2-8; anything odd about the tag leaves the image as it is."""
-    try:
-        method = _UPRIGHT.get(int(exif.get(_ORIENTATION, 1))) if exif else None
-    except (TypeError, ValueError):
-        method = None
-    return img.transpose(method) if method is not None else img
-
-
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """Correct 8-bit RGB for any Pillow mode; returns img itself when it already is RGB."""
-    mode = img.mode
-    if mode == "RGB" and "transparency" not in img.info:
-        return img
-    if mode.startswith("I") or mode == "F":
-        return Image.fromarray(_to_uint8(np.asarray(img), mode), "L").convert("RGB")
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    try:
-        return img.convert("RGB")  # L, 1, P, CMYK (Adobe-inverted handled by Pillow), YCbCr
-    except ValueError as exc:
-        raise ImageError("unsupported format") from exc
-
-
-def _to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
-    """Scale 16-bit, 32-bit integer or float samples to 0-255 (not clipped to white).
-
-    "I;16*" modes are 16-bit by definition: divided by 257 (65535 -> 255). For "I" (32-bit
-    int) and "F" (float) the range is guessed from the data: integers within 0..255 are kept,
-    within 0..65535 treated as 16-bit, floats within 0..1 multiplied by 255, and any other range
-    stretched min..max.
-    """
-    v = np.nan_to_num(values.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 0.0)
-    if mode.startswith("I;16") or (lo >= 0 and 255 < hi <= 65535):
-        v = v / 257.0
-    elif mode == "F" and lo >= 0 and hi <= 1:
-        v = v * 255.0
-    elif lo < 0 or hi > 255:
-        v = (v - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(v)
-    return np.clip(np.rint(v), 0, 255).astype(np.uint8)
-
-
-def _date_taken(exif) -> str | None:
-    """ISO 8601 from EXIF DateTimeOriginal (+ OffsetTimeOriginal), else DateTime; else None."""
-    if not exif:
-        return None
-    try:
-        sub = exif.get_ifd(_EXIF_IFD)
-    except Exception:
-        sub = {}
-    for raw, offset in ((sub.get(_DATETIME_ORIGINAL), sub.get(_OFFSET_TIME_ORIGINAL)),
-                        (exif.get(_DATETIME), None)):
-        if not isinstance(raw, str):
-            continue
-        try:
-            when = datetime.strptime(raw.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
-        except ValueError:
-            continue
-        iso = when.isoformat()
-        if isinstance(offset, str):
-            try:
-                iso = datetime.fromisoformat(iso + offset.strip("\x00 ")).isoformat()
-            except ValueError:
-                pass
-        return iso
-    return None

@@ -28,12 +28,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Collection, Iterable, Iterator
 
-from . import imaging, offline, scanner
-from .duplicates import perceptual_hash
+from . import offline, scanner
 from .dates import SOURCE_EXIF, SOURCE_FILE, file_date
-from .errors import ImageError
 from .catalog import Changes, ImageStatus, IndexedImage, KnownImage, MovedImage, SkippedImage
 from .library import Library
+from .perimage import encode_batch, prepare
 from .progress import IndexSummary, Phase, ProgressEvent
 
 __all__ = ["index_folders", "IndexSummary", "ProgressEvent", "Phase"]
@@ -44,7 +43,6 @@ COMMIT_EVERY = 256          # images per catalog transaction ...
 COMMIT_SECONDS = 10.0       # ... or this many seconds, whichever comes first
 PREFETCH_BATCHES = 3        # decoded batches queued ahead of the encoder
 SCAN_EVENT_SECONDS = 0.25   # progress events during the scan at most this often
-CHANGED_WHILE_READ = "file changed while being read"
 
 
 @dataclass
@@ -171,6 +169,14 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
             seen += 1
             if isinstance(item, scanner.ScanProblem):
                 protected.append(item.path.rstrip(os.sep) + os.sep)
+                if item.folder:          # not a file: reported, never counted as a skipped file
+                    summary.unreadable_folders[item.path] = item.reason
+                    log.warning("Could not read the folder %s (%s); the photos already indexed "
+                                "in it are kept.", item.path, item.reason)
+                    stale = known.pop(item.path, None)     # recorded as a "file" by older runs
+                    if stale is not None:
+                        plan.changes.removed.append(stale.id)
+                    continue
                 row = known.pop(item.path, None)
                 if row is None or row.status != ImageStatus.SKIPPED:
                     plan.changes.skipped.append(SkippedImage(item.path, folder_id, -1, -1, item.reason))
@@ -208,7 +214,7 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
     _find_moves(plan, gone, summary)
     for ctx in scanned:
         _keep_offline(plan, gone, ctx, summary)
-    plan.changes.removed = [row.id for row in gone.values()]
+    plan.changes.removed += [row.id for row in gone.values()]
     _restore(library, plan, identity, summary)
     summary.removed = len(plan.changes.removed)
     for w in plan.work:
@@ -293,55 +299,6 @@ def _find_moves(plan: _Plan, gone: dict[str, KnownImage], summary: IndexSummary)
 
 
 # -- decode + encode ------------------------------------------------------------------------
-@dataclass
-class _Prepared:
-    work: _Work
-    size: int = 0
-    mtime_ns: int = 0
-    tensor: object = None
-    decoded: object = None
-    digest: str | None = None
-    perceptual: tuple[int, int] | None = None   # (pHash, dHash) of the decode, duplicates.py
-    skip: str | None = None       # reason
-    gone: bool = False
-
-
-def _prepare(w: _Work, encoder, thumbnails, thumb_size: int) -> _Prepared:
-    """Runs in a decode thread: stat, decode once, preprocess, hash; failures become reasons."""
-    out = _Prepared(w)
-    path = w.entry.path
-    try:
-        before = os.stat(path)
-        out.size, out.mtime_ns = before.st_size, before.st_mtime_ns
-        out.tensor, decoded = imaging.decode_for_model(path, encoder,
-                                                       thumb_size if thumbnails else None)
-        out.digest = scanner.content_hash(path)
-        after = os.stat(path)
-    except FileNotFoundError:
-        out.gone = True
-        return out
-    except ImageError as exc:
-        out.gone = not os.path.lexists(path)
-        out.skip = exc.reason
-        return out
-    except OSError as exc:
-        out.skip = (exc.strerror or str(exc)).lower()
-        return out
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-        out.skip = CHANGED_WHILE_READ
-        return out
-    out.perceptual = _perceptual_hash(decoded.image)
-    decoded.image = None                 # keep only what the catalog needs
-    out.decoded = decoded
-    if thumbnails is not None and decoded.thumbnail is not None:
-        try:
-            thumbnails(path, decoded.thumbnail)
-        except Exception:  # a thumbnail cache problem must not stop indexing
-            log.warning("Could not store the thumbnail of %s.", path, exc_info=True)
-        decoded.thumbnail = None
-    return out
-
-
 def _refresh_tags(library: Library, encoder) -> None:
     """Smart albums follow the library: score the new photos for every tag (tags.py)."""
     from .tags import refresh_tags
@@ -352,21 +309,10 @@ def _refresh_tags(library: Library, encoder) -> None:
         log.warning("Could not update the tags after indexing.", exc_info=True)
 
 
-def _perceptual_hash(image) -> tuple[int, int] | None:
-    """The duplicate finder's (pHash, dHash) from the decode already made; None if it fails."""
-    try:
-        return perceptual_hash(image)
-    except Exception:  # a hash problem must not stop indexing; duplicates then skip the photo
-        log.debug("No perceptual hash for an image.", exc_info=True)
-        return None
-
-
 def _embed(library: Library, work: collections.deque, spec, encoder, summary: IndexSummary, cancel,
            batch_size: int, workers: int, thumbnails, thumb_size: int,
            commit_every: int, commit_seconds: float,
            left: collections.Counter) -> Iterator[ProgressEvent]:
-    import torch
-
     total, done, encoded = len(work), 0, 0
     pending = Changes()
     began = last_commit = time.monotonic()
@@ -385,11 +331,11 @@ def _embed(library: Library, work: collections.deque, spec, encoder, summary: In
         try:
             while True:
                 while len(queue) < ahead and work:
-                    queue.append(pool.submit(_prepare, work.popleft(), encoder, thumbnails,
+                    queue.append(pool.submit(prepare, work.popleft(), encoder, thumbnails,
                                              thumb_size))
                 if not queue:
                     break
-                batch: list[_Prepared] = []
+                batch: list = []
                 while queue and len(batch) < batch_size:
                     p = queue.popleft().result()
                     done += 1
@@ -407,10 +353,17 @@ def _embed(library: Library, work: collections.deque, spec, encoder, summary: In
                     else:
                         batch.append(p)
                 if batch:
-                    vectors = encoder.encode_images(torch.stack([p.tensor for p in batch]))
-                    encoded += len(batch)
-                    for p, vec in zip(batch, vectors):
-                        d = p.decoded
+                    vectors, failures = encode_batch(encoder, batch)
+                    for i, p in enumerate(batch):
+                        if i in failures:
+                            pending.skipped.append(SkippedImage(
+                                p.work.entry.path, p.work.folder_id, p.size, p.mtime_ns,
+                                failures[i]))
+                            summary.skip(failures[i])
+                            _uncount(summary, p.work)
+                            continue
+                        encoded += 1
+                        vec, d = vectors[i], p.decoded
                         taken, source = ((d.date_taken, SOURCE_EXIF) if d.date_taken else
                                          (file_date(p.mtime_ns), SOURCE_FILE))
                         pending.indexed.append(IndexedImage(

@@ -59,7 +59,7 @@ class Library:
     def close(self) -> None:
         """Save vector indexes that changed (if no other process is writing), close the catalog."""
         try:
-            self.save_indexes()
+            self.ann.save(quiet=True)     # a cache: a full or read-only disk skips it
         finally:
             self.catalog.close()
 
@@ -185,9 +185,13 @@ class Library:
         return self.catalog.find_image(_norm(path))
 
     def vector(self, image_id: int, model_identity: str) -> np.ndarray | None:
-        """(D,) float32, L2-normalised, or None."""
+        """(D,) float32, L2-normalised, or None (none stored, or the stored one is damaged:
+        it is then forgotten, so the photo is embedded again by the next index run)."""
         mid = self._model_id(model_identity)
-        return self.catalog.vector(int(image_id), mid) if mid is not None else None
+        found = self.catalog.vector(int(image_id), mid) if mid is not None else None
+        if found is None and mid is not None:
+            self.ann.forget_damaged()
+        return found
 
     def skipped(self) -> list[ImageRow]:
         """Images that could not be indexed, with their reason, sorted by path."""
@@ -208,8 +212,14 @@ class Library:
         identity = model_identity or self.model_identity()
         if identity is None:
             return []
-        return self.ann.nearest(query, identity, k, None if folder is None else _norm(folder),
-                                only, dates)
+        found = self.ann.nearest(query, identity, k, None if folder is None else _norm(folder),
+                                 only, dates)
+        self.ann.forget_damaged()      # damaged vectors met on the way (never returned)
+        return found
+
+    def forget_damaged_vectors(self) -> int:
+        """See :meth:`AnnCache.forget_damaged`; returns how many vectors were forgotten."""
+        return self.ann.forget_damaged()
 
     def all_vectors(self, model_identity: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Every vector of the model (default: the library's): (ids (N,) int64 ascending,

@@ -13,6 +13,7 @@ import time
 from typing import Callable, TextIO
 
 from .indexer import IndexSummary, index_folders
+from .textout import shown
 from .watch import Batch, FolderWatch, Watcher
 
 __all__ = ["LiveIndex", "run_watch", "summary_line"]
@@ -81,8 +82,8 @@ def run_watch(library, folders: list[str], spec, encoder, *, rescan_seconds: flo
     def states(st: dict[str, FolderWatch]) -> None:
         for path, w in st.items():
             if w.mode != "watching":
-                print(f"{time.strftime('%H:%M:%S')}  {path}: {w.mode}"
-                      + (f" ({w.reason})" if w.reason else ""), file=out, flush=True)
+                print(f"{time.strftime('%H:%M:%S')}  {shown(path)}: {w.mode}"
+                      + (f" ({shown(w.reason)})" if w.reason else ""), file=out, flush=True)
 
     live = LiveIndex(library, folders, spec, encoder, on_summary=report, on_state=states,
                      rescan_seconds=rescan_seconds)

@@ -36,6 +36,7 @@ class IndexSummary:
     ignored: dict[str, int] = field(default_factory=dict)   # other files: kind -> count
     offline: dict[str, str] = field(default_factory=dict)   # offline folder -> reason
     kept_offline: int = 0      # photos kept (not removed) because their folder is offline
+    unreadable_folders: dict[str, str] = field(default_factory=dict)   # path -> reason
     seconds: float = 0.0
     images_per_second: float = 0.0
     cancelled: bool = False

@@ -131,6 +131,9 @@ def _make_term(sign: float, raw: str) -> Term:
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         if path.is_file():
             return Term(sign * weight, "image", str(path.resolve()))
+        if os.path.lexists(path):          # a folder, a FIFO, a device, a broken link
+            raise QueryError(f"The image file '{body}' is not a regular file; give the path "
+                             "of a photo.")
         if os.sep in body or "/" in body or body.startswith("~"):
             raise QueryError(f"The image file '{body}' does not exist; check the path.")
     return Term(sign * weight, "text", body)

@@ -45,10 +45,12 @@ class ScanProblem:
 
     ``reason`` is one of ``"permission denied"``, ``"broken symlink"``, ``"symlink loop"``,
     ``"folder vanished"``, ``"folder not found"``, ``"not a folder"``, ``"I/O error: ..."``.
+    ``folder``: True when the path is (or names) a folder whose listing failed, not a file.
     """
 
     path: str
     reason: str
+    folder: bool = False
 
 
 #: What ``scan_folder(sniffed=...)`` remembers of a sniffed file: (size, mtime_ns, is_image).
@@ -94,13 +96,13 @@ def scan_folder(root: str, exclude: Iterable[str] = (), *,
     try:
         st = os.stat(root)
     except FileNotFoundError:
-        yield ScanProblem(root, "folder not found")
+        yield ScanProblem(root, "folder not found", folder=True)
         return
     except OSError as exc:
-        yield ScanProblem(root, _reason(exc))
+        yield ScanProblem(root, _reason(exc), folder=True)
         return
     if not stat.S_ISDIR(st.st_mode):
-        yield ScanProblem(root, "not a folder")
+        yield ScanProblem(root, "not a folder", folder=True)
         return
 
     excluded = set()
@@ -123,7 +125,7 @@ def scan_folder(root: str, exclude: Iterable[str] = (), *,
         else:
             folder, parent_chain, here, parent_dev = linked.pop()
             if here in parent_chain:
-                yield ScanProblem(folder, "symlink loop")
+                yield ScanProblem(folder, "symlink loop", folder=True)
                 continue
             if here in seen:
                 continue  # already walked through another path
@@ -135,10 +137,10 @@ def scan_folder(root: str, exclude: Iterable[str] = (), *,
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except FileNotFoundError:
-            yield ScanProblem(folder, "folder vanished")
+            yield ScanProblem(folder, "folder vanished", folder=True)
             continue
         except OSError as exc:
-            yield ScanProblem(folder, _reason(exc))
+            yield ScanProblem(folder, _reason(exc), folder=True)
             continue
 
         subfolders, sublinks = [], []

@@ -99,7 +99,7 @@ class Searcher:
                 else:
                     from .encoder import Encoder
 
-                    self.model_identity  # raises NotIndexedError when there is no model
+                    _ = self.model_identity  # raises NotIndexedError when there is no model
                     spec = self.library.model_spec()
                     if spec is None:
                         raise NotIndexedError(NO_MODEL)
@@ -190,6 +190,9 @@ class Searcher:
                 raise ImageError("is a folder, not an image; give the path of one photo "
                                  "(to search inside a folder, use --folder)", os.fspath(target))
             if isinstance(target, (str, os.PathLike)) and not os.path.isfile(target):
+                if os.path.lexists(target):     # a FIFO, a device, a broken symlink
+                    raise ImageError("not a regular file; give the path of a photo",
+                                     os.fspath(target))
                 raise ImageError("no such file; check the path", os.fspath(target))
             terms.append(image_term(target, example.weight))
         terms = [t for t in terms if t.kind != "tag"]     # tag terms filter (see _tag_scope)

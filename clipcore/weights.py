@@ -13,8 +13,11 @@ Two sources of weights:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import pickle
+import warnings
 from pathlib import Path
 
 import torch
@@ -32,6 +35,8 @@ __all__ = [
     "weights_missing_error",
     "missing_weights_error",
 ]
+
+log = logging.getLogger(__name__)
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin")
@@ -162,7 +167,8 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
                 "re-download or re-export it.") from None
     elif suffix in PICKLE_SUFFIXES:
         try:
-            torch.load(p, map_location="cpu", weights_only=True, mmap=_is_zip(p))
+            with _torch_warnings_logged(p):
+                torch.load(p, map_location="cpu", weights_only=True, mmap=_is_zip(p))
         except pickle.UnpicklingError as exc:
             if "global" not in str(exc).lower():  # e.g. "Unsupported operand": not a torch file
                 raise ModelNotFoundError(
@@ -181,6 +187,18 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
             f"The checkpoint {p} has an unsupported file type '{p.suffix}'; "
             "use a .safetensors, .pt, .pth or .bin file.")
     return p.resolve()
+
+
+@contextlib.contextmanager
+def _torch_warnings_logged(path: Path):
+    """torch's loader warns about legacy checkpoints on the user's terminal ("Detected pickle
+    protocol 4 in the checkpoint ...", "TypedStorage is deprecated", with a line of torch's
+    source): nothing the user can act on once the file loads. Such warnings go to the debug log."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        log.debug("Loading %s: %s: %s", path, w.category.__name__, w.message)
 
 
 def _is_zip(path: Path) -> bool:
@@ -204,7 +222,9 @@ def load_checkpoint_into(model: torch.nn.Module, path: str | os.PathLike) -> Non
     # (a hub cache file is a symlink to a blob without a suffix).
     given = Path(path).expanduser()
     try:
-        open_clip.load_checkpoint(model, str(given), strict=True, weights_only=True, device="cpu")
+        with _torch_warnings_logged(given):
+            open_clip.load_checkpoint(model, str(given), strict=True, weights_only=True,
+                                      device="cpu")
     except (RuntimeError, KeyError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClipcoreError(

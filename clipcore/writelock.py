@@ -15,7 +15,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .errors import LibraryBusyError
+from .errors import CatalogError, LibraryBusyError
 
 __all__ = ["WriterLock", "BUSY_MESSAGE"]
 
@@ -43,6 +43,11 @@ class WriterLock:
             self._lock.acquire(timeout=max(0.0, timeout))
         except Timeout:
             raise LibraryBusyError(BUSY_MESSAGE) from None
+        except OSError as exc:    # a read-only disk or folder, no permission
+            raise CatalogError(
+                f"The library in {self.path.parent} is read-only here ({exc.strerror or exc}), so "
+                "it cannot be changed; search works. Give clipdesk write access to change the "
+                "library.") from exc
         try:
             yield
         finally:

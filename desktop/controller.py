@@ -13,7 +13,8 @@ pending model becomes active here. A cancelled or interrupted re-index resumes a
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -46,17 +47,32 @@ def default_spec_resolver(settings: AppSettings):
 @dataclass
 class SearchRequest:
     """One search: text (query language) and/or image (path or encoded bytes), or
-    ``similar_to`` (an image id). ``label`` is what the window shows for it."""
+    ``similar_to`` (an image id), plus ``examples`` ((target, signed weight) pairs: image ids
+    or paths, "more like these" / "less like this"). Filters: ``folder`` (absolute path),
+    ``dates`` (a clipcore DateRange), ``threshold`` (sent to clipcore for the date sort, which
+    covers every match above it), ``sort`` ("relevance" | "date"). ``offset``: results already
+    shown (a further page). ``label`` is what the window shows for it."""
 
     text: str | None = None
     image: object | None = None
     similar_to: int | None = None
     label: str = ""
     k: int = 200
+    examples: list = field(default_factory=list)
+    folder: str | None = None
+    dates: object | None = None
+    threshold: float | None = None
+    sort: str = "relevance"
+    offset: int = 0
 
     @property
     def empty(self) -> bool:
-        return not (self.text or self.image is not None or self.similar_to is not None)
+        return not (self.text or self.image is not None or self.similar_to is not None
+                    or self.examples)
+
+    def next_page(self, shown: int) -> SearchRequest:
+        """The same search for the results after the first ``shown``."""
+        return dataclasses.replace(self, offset=shown)
 
 
 @dataclass
@@ -377,13 +393,16 @@ class Controller(QObject):
         if self._search_task is not None or self._active is None:
             self._queued_search = request
             return
-        searcher = self._active.searcher
+        from clipcore.search import Example
+
+        examples = [Example(t, w) for t, w in request.examples]
         if request.similar_to is not None:
-            call, kwargs = (searcher.similar, request.similar_to), {}
-        else:
-            call, kwargs = (searcher.search, request.text or None), {"image": request.image}
+            examples.insert(0, Example(request.similar_to))
         self._search_task = self.pool.run(
-            *call, k=request.k, **kwargs, on_result=lambda hits, r=request: self._search_done(r, hits),
+            self._active.searcher.search, request.text or None, image=request.image,
+            examples=examples, k=request.k, offset=request.offset, threshold=request.threshold,
+            folder=request.folder, dates=request.dates, sort=request.sort,
+            on_result=lambda hits, r=request: self._search_done(r, hits),
             on_error=lambda err: self.search_failed.emit(user_message(err)),
             on_finished=self._next_search)
 

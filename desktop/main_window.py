@@ -14,6 +14,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QSplitter, QStackedWidget,
                                QVBoxLayout, QWidget)
 
+from .browse import Browse
 from .controller import MODEL_ENV, Controller, SearchRequest
 from .empty_states import choose_empty_page
 from .integration import pictures_folder
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self._closing = self._shut_down = self._dpr_connected = False
         self._build()
         self._connect()
+        self.browse = Browse(self)   # viewer, chips, date/folder filters, actions, keyboard
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -149,7 +151,7 @@ class MainWindow(QMainWindow):
         text = self.search_bar.text
         image = self._query_image
         label = " + ".join(x for x in (text and f"“{text}”", image is not None and "the image") if x)
-        request = SearchRequest(text=text or None, image=image, label=label)
+        request = self.browse.complete(SearchRequest(text=text or None, image=image, label=label))
         self._search_error = ""
         if request.empty:
             self._request = None
@@ -180,15 +182,18 @@ class MainWindow(QMainWindow):
         self._query_image = hit.path
         self.search_bar.chip.show_image(os.path.basename(hit.path), None)
         self.loader.request(hit.path, 64)
-        self._request = SearchRequest(similar_to=hit.id, label=f"photos like {os.path.basename(hit.path)}")
+        self._request = self.browse.complete(SearchRequest(
+            similar_to=hit.id, label=f"photos like {os.path.basename(hit.path)}"))
         self._search_error = ""
         self.controller.search(self._request)
 
     def _on_results(self, hits, request) -> None:
         if self.statusBar().currentMessage() == SEARCHING:   # keep "Indexing done: ..."
             self.statusBar().clearMessage()
+        if self.browse.took_page(hits, request):    # a further page, asked for by scrolling
+            return
         self._request = request
-        self._show_hits(hits)
+        self._show_hits(hits, self.browse.more_possible(hits, request))
         if hits:
             self.results_view.scrollToTop()
 
@@ -197,11 +202,11 @@ class MainWindow(QMainWindow):
         self._search_error = message
         self._show_hits([])
 
-    def _show_hits(self, hits) -> None:
+    def _show_hits(self, hits, more: bool = False) -> None:
         """Replace the results; thumbnails still queued for the old ones are dropped (the query
         image's picture is kept)."""
         self.loader.forget(keep=[self._query_image] if isinstance(self._query_image, str) else [])
-        self.results_model.set_hits(hits)
+        self.results_model.set_hits(hits, more)
 
     # ------------------------------------------------------------------ input: dialogs, drops, paste
     def choose_folder(self) -> None:
@@ -326,10 +331,9 @@ class MainWindow(QMainWindow):
     def _update_page(self) -> None:
         """Show the grid, or the empty state that tells the user what to do next."""
         rows, hits = self.results_model.rowCount(), self.results_model.hit_count
-        self.result_info.setText(
-            "" if self._request is None or not hits else
-            f"{rows:,} of {hits:,} results for {self._request.label}" if rows < hits
-            else f"{hits:,} results for {self._request.label}")
+        self.result_info.setText(self.browse.result_line(self._request, rows, hits))
+        if self.browse.viewing:
+            return
         if rows or self.model_driver.wanted:
             self.pages.setCurrentWidget(self.results_view if rows else self.model_page)
             return

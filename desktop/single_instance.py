@@ -36,17 +36,17 @@ def server_name(data_dir: str | os.PathLike) -> str:
 
 
 def send_to_running(name: str, folders: list[str]) -> bool:
-    """Hand ``folders`` to a clipdesk already running under ``name``; True when it took them
-    (then this process should exit), False when none runs."""
+    """Hand ``folders`` to a clipdesk already running under ``name``; True when one runs (then
+    this process should exit), False when none does (a socket left by a crash refuses)."""
     socket = QLocalSocket()
     socket.connectToServer(name)
     if not socket.waitForConnected(CONNECT_MS):
         return False
     socket.write(json.dumps({"folders": folders}).encode() + b"\n")
     socket.waitForBytesWritten(REPLY_MS)
-    answered = socket.waitForReadyRead(REPLY_MS) and bytes(socket.readAll().data()).startswith(b"ok")
-    socket.disconnectFromServer()
-    return answered
+    socket.waitForReadyRead(REPLY_MS)   # "ok"; a busy instance may answer late, but it runs:
+    socket.disconnectFromServer()       # never start a second window (or take its socket)
+    return True
 
 
 class InstanceServer(QObject):

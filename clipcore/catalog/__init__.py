@@ -26,6 +26,8 @@ from .changes import (
 from .connection import CATALOG_FILE, Database
 from .folders import FolderInfo, FolderRow, FoldersTable
 from .hashes import HashesTable
+from .health import HealthTable
+from .recover import RecoverTable, Salvage
 from .images import ImageRow, ImagesTable, ImageStatus, KnownImage
 from .models import ModelRow, ModelsTable
 from .paths import fs_key, fs_path
@@ -53,6 +55,7 @@ __all__ = [
     "KnownImage",
     "ModelRow",
     "MovedImage",
+    "Salvage",
     "SkippedImage",
     "TagRow",
     "fs_key",
@@ -64,7 +67,8 @@ __all__ = [
 
 
 class Catalog(FoldersTable, ImagesTable, VectorsTable, ModelsTable, SettingsTable, StateTable,
-              ChangesTable, HashesTable, TagsTable, SniffedTable, VolumesTable, TombstonesTable,
+              ChangesTable, HashesTable, TagsTable, SniffedTable, HealthTable, RecoverTable,
+              VolumesTable, TombstonesTable,
               Database):
     """The catalog of one data directory: ``Catalog(data_dir)`` creates or upgrades
     ``<data_dir>/catalog.sqlite``. One connection per thread; thread-safe.

@@ -10,7 +10,16 @@ owns the connections and turns SQLite errors into the user-facing errors of clip
   rolled back on any error). "database or disk is full" becomes :class:`DiskFullError`.
 - ``PRAGMA user_version`` is the schema version; :data:`~.schema.MIGRATIONS` upgrades older
   catalogs. A catalog from a newer clipdesk is detected through a read-only connection and
-  refused with :class:`CatalogVersionError` before anything writes to it.
+  refused with :class:`CatalogVersionError` before anything writes to it. Opening never
+  writes: the schema transaction runs only when a migration is due.
+- Damage: every SQLite corruption error ("database disk image is malformed", "file is not a
+  database"), on any statement or fetch, becomes :class:`CatalogDamagedError`, whose message
+  names ``clipcore repair``. A zero-byte catalog next to vector-index files (a lost or
+  truncated catalog) is refused instead of silently starting an empty library.
+- Read-only: when the data directory or the catalog cannot be written (a read-only mount, no
+  permission) or opening for writing fails (a full disk), connections are read-only
+  (``mode=ro``; ``immutable=1`` where SQLite cannot even create its -shm file), so search and
+  info keep working; a write then raises CatalogError saying the library is read-only.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..errors import (
+    CatalogDamagedError,
     CatalogError,
     CatalogVersionError,
     LibraryBusyError,
@@ -49,6 +59,74 @@ def _is_busy(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
+def is_corruption(exc: BaseException) -> bool:
+    """True for SQLite's "the file is damaged" errors (SQLITE_CORRUPT, SQLITE_NOTADB)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return "malformed" in str(exc) or "not a database" in str(exc)
+
+
+def damaged_error(path: Path, exc: BaseException) -> CatalogDamagedError:
+    """The one message for a damaged catalog file."""
+    return CatalogDamagedError(
+        f"The catalog {path} is damaged ({exc}); run 'clipcore repair' to rebuild it from "
+        "what can still be read (the damaged file is kept aside), or restore it from a backup.")
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose SQLite corruption errors are CatalogDamagedError (see the module doc)."""
+
+    catalog_path: Path
+
+    def _guarded(self, method, *args):
+        try:
+            return method(*args)
+        except sqlite3.DatabaseError as exc:
+            if is_corruption(exc):
+                raise damaged_error(self.connection.catalog_path, exc) from exc
+            raise
+
+    def execute(self, *args):
+        return self._guarded(super().execute, *args)
+
+    def executemany(self, *args):
+        return self._guarded(super().executemany, *args)
+
+    def fetchone(self):
+        return self._guarded(super().fetchone)
+
+    def fetchmany(self, *args):
+        return self._guarded(super().fetchmany, *args)
+
+    def fetchall(self):
+        return self._guarded(super().fetchall)
+
+    def __next__(self):
+        return self._guarded(super().__next__)
+
+
+class _Connection(sqlite3.Connection):
+    """Connection whose statements run on :class:`_Cursor`; ``catalog_path`` names the file."""
+
+    catalog_path: Path
+
+    def cursor(self, factory=_Cursor):
+        return super().cursor(factory)
+
+    def execute(self, sql, parameters=()):
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql, parameters):
+        return self.cursor().executemany(sql, parameters)
+
+
+def _uri(path: Path, mode: str) -> str:
+    return f"file:{quote(str(path))}?{mode}"
+
+
 class Database(Table):
     """SQLite access for one data directory; one connection per thread, all SQL parameterised.
 
@@ -64,26 +142,43 @@ class Database(Table):
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        self.read_only = not _writable(self.path)
+        version = 0
         if self.path.exists():
-            self._refuse_newer_version()
-        self._migrate()
+            self._refuse_lost_catalog()
+            version = self._refuse_newer_version()
+        if version < SCHEMA_VERSION:
+            self._migrate()
 
     def _damaged(self, exc: Exception) -> CatalogError:
+        if is_corruption(exc):
+            return damaged_error(self.path, exc)
         if _is_disk_full(exc) or disk_nearly_full(self.path.parent):
             return disk_full_error("the catalog")
         return CatalogError(
-            f"The catalog {self.path} cannot be read ({exc}); move it aside to start a new "
-            "library, or restore it from a backup."
-        )
+            f"The catalog {self.path} cannot be read ({exc}); check that the disk is there and "
+            "readable, then try again.")
 
-    def _refuse_newer_version(self) -> None:
+    def _refuse_lost_catalog(self) -> None:
+        """A zero-byte catalog beside vector-index files is a catalog that was lost (truncated,
+        or replaced by an empty file): opening it would start a new, empty library."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        if self.path.stat().st_size or (wal.exists() and wal.stat().st_size):
+            return
+        if any(self.path.parent.glob("ann-*")):
+            raise CatalogDamagedError(
+                f"The catalog {self.path} is empty (0 bytes) but its folder holds the vector "
+                "index files of a library: the catalog was lost. It was not changed; restore it "
+                "from a backup, or move the folder aside to start a new library.")
+
+    def _refuse_newer_version(self) -> int:
         """Read user_version through a read-only connection: a newer catalog is never written."""
         # immutable=1 reads without creating -wal/-shm files; with a -wal file present (the
         # catalog is in use, or a crash left it) its frames matter: plain read-only mode.
         wal = self.path.with_name(self.path.name + "-wal")
         mode = "mode=ro" if wal.exists() else "mode=ro&immutable=1"
         try:
-            ro = sqlite3.connect(f"file:{quote(str(self.path))}?{mode}", uri=True)
+            ro = sqlite3.connect(_uri(self.path, mode), uri=True)
             try:
                 version = ro.execute("PRAGMA user_version").fetchone()[0]
             finally:
@@ -95,6 +190,7 @@ class Database(Table):
                 f"The catalog {self.path} was written by a newer clipdesk (schema {version}, this "
                 f"version reads up to {SCHEMA_VERSION}); update clipdesk to open it. It was not changed."
             )
+        return int(version)
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection (autocommit mode; writes use :meth:`transaction`)."""
@@ -103,17 +199,48 @@ class Database(Table):
             if self._closed:
                 raise CatalogError("The library has been closed; open it again.")
             try:
-                c = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                    timeout=self._busy_ms / 1000)
-                c.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-                c.execute("PRAGMA journal_mode = WAL")
-                c.execute("PRAGMA synchronous = FULL")
-                c.execute("PRAGMA foreign_keys = ON")
+                c = self._connect()
             except sqlite3.DatabaseError as exc:
                 raise self._damaged(exc) from exc
             self._local.conn = c
             with self._all_lock:
                 self._all.append(c)
+        return c
+
+    def _connect(self) -> sqlite3.Connection:
+        """A new connection: read-write (WAL, synchronous=FULL), or read-only when the catalog
+        cannot be written or opening it for writing fails (full disk, read-only mount)."""
+        if not self.read_only:
+            try:
+                return self._configure(sqlite3.connect(self.path, **self._options()), writable=True)
+            except sqlite3.DatabaseError as exc:
+                if is_corruption(exc) or not self.path.exists():
+                    raise
+                self.read_only = True    # e.g. the disk is full: no -wal / -shm can be made
+        try:
+            c = sqlite3.connect(_uri(self.path, "mode=ro"), uri=True, **self._options())
+            return self._configure(c, writable=False)
+        except sqlite3.OperationalError:
+            c = sqlite3.connect(_uri(self.path, "mode=ro&immutable=1"), uri=True,
+                                **self._options())
+            return self._configure(c, writable=False)
+
+    def _options(self) -> dict:
+        return dict(isolation_level=None, check_same_thread=False, timeout=self._busy_ms / 1000,
+                    factory=_Connection)
+
+    def _configure(self, c: sqlite3.Connection, writable: bool) -> sqlite3.Connection:
+        c.catalog_path = self.path
+        try:
+            c.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            if writable:
+                c.execute("PRAGMA journal_mode = WAL")
+                c.execute("PRAGMA synchronous = FULL")
+            c.execute("PRAGMA foreign_keys = ON")
+            c.execute("SELECT count(*) FROM sqlite_master").fetchone()   # reads page 1 now
+        except BaseException:
+            c.close()
+            raise
         return c
 
     def close(self) -> None:
@@ -134,6 +261,13 @@ class Database(Table):
         the database write lock past the busy timeout, CatalogError on other SQLite errors.
         """
         c = self.conn()
+        if self.read_only:
+            if disk_nearly_full(self.path.parent):
+                raise disk_full_error(what)
+            raise CatalogError(
+                f"The library in {self.path.parent} is read-only here (a read-only disk or "
+                f"folder, no permission, or a full disk), so {what} cannot be written; search "
+                "works. Give clipdesk write access (or free disk space) to change the library.")
         try:
             c.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -163,6 +297,8 @@ class Database(Table):
             c.execute("COMMIT")
 
     def _translate(self, exc: Exception, what: str) -> CatalogError:
+        if is_corruption(exc):
+            return damaged_error(self.path, exc)
         if _is_disk_full(exc) or disk_nearly_full(self.path.parent):
             return disk_full_error(what)
         if _is_busy(exc):
@@ -183,3 +319,11 @@ class Database(Table):
                     c.execute(sql)
             if version < SCHEMA_VERSION:
                 c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write the catalog and create files beside it (-wal, -shm)."""
+    folder = path.parent
+    if not os.access(folder, os.W_OK):
+        return False
+    return not path.exists() or os.access(path, os.W_OK)

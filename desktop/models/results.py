@@ -47,6 +47,7 @@ class ResultsModel(QAbstractListModel):
     """
 
     thumbnail_wanted = Signal(str, int)
+    more_wanted = Signal(int)     # the view scrolled to the end: load results after this many
 
     def __init__(self, icon_side: int = 160, parent=None):
         super().__init__(parent)
@@ -59,16 +60,57 @@ class ResultsModel(QAbstractListModel):
         self._broken: set[str] = set()
         self.min_score = -1.0
         self.sort = SORT_RELEVANCE
+        self.more_possible = False    # the last page was full: the search may have more
+        self._asked_at = -1           # more_wanted already sent for this many hits
         self._placeholder = _placeholder(icon_side, 1.0)
         self._broken_tile = _placeholder(icon_side, 1.0, broken=True)
 
     # ---------------------------------------------------------------- content
-    def set_hits(self, hits) -> None:
-        """Replace the results (best first, as the search returned them)."""
+    def set_hits(self, hits, more_possible: bool = False) -> None:
+        """Replace the results (best first, as the search returned them); ``more_possible``:
+        the page was full, so scrolling to the end asks for more (``more_wanted``)."""
         self._hits = list(hits)
         self._pixmaps.clear()
         self._broken.clear()
+        self.more_possible, self._asked_at = more_possible, -1
         self._relayout()
+
+    def append_hits(self, hits, more_possible: bool = False) -> None:
+        """Add a further page of results (duplicates of shown ones are dropped)."""
+        seen = {h.id for h in self._hits}
+        new = [h for h in hits if h.id not in seen]
+        self.more_possible = more_possible and bool(new)
+        shown = [h for h in new if h.score >= self.min_score]
+        if self.sort == SORT_DATE or not shown:
+            self._hits += new
+            self._relayout()
+            return
+        first = len(self._shown)
+        self.beginInsertRows(QModelIndex(), first, first + len(shown) - 1)
+        self._hits += new
+        self._shown += shown
+        self._row_of.update((h.path, first + i) for i, h in enumerate(shown))
+        self.endInsertRows()
+
+    def canFetchMore(self, parent=QModelIndex()) -> bool:
+        # best first: once a loaded hit is below the minimum score, no later one can pass it
+        below = self.sort != SORT_DATE and self._hits and self._hits[-1].score < self.min_score
+        return (not parent.isValid() and self.more_possible and not below
+                and self._asked_at != len(self._hits))
+
+    def fetchMore(self, parent=QModelIndex()) -> None:
+        if self.canFetchMore(parent):
+            self._asked_at = len(self._hits)
+            self.more_wanted.emit(len(self._hits))
+
+    def thumbnail(self, path: str) -> QPixmap | None:
+        """The loaded thumbnail of ``path`` (None until it arrives)."""
+        return self._pixmaps.get(path)
+
+    @property
+    def shown_hits(self) -> list:
+        """The hits in the grid, in the grid's order."""
+        return list(self._shown)
 
     def set_min_score(self, value: float) -> None:
         self.min_score = value

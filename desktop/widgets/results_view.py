@@ -12,14 +12,22 @@ __all__ = ["ResultsView"]
 
 
 class ResultsView(QListView):
-    """Signals carry :class:`clipcore.search.Hit` objects: ``open_requested(hit)`` (double-click
-    or Enter), ``reveal_requested(hit)``, ``similar_requested(hit)``; ``copy_requested(hits)``
-    (Ctrl+C or "Copy path"). Dragging results out gives other apps file URLs."""
+    """Signals carry :class:`clipcore.search.Hit` objects: ``open_requested(hit)`` (Enter: the
+    default application), ``preview_requested(hit)`` (Space or double-click: the viewer),
+    ``reveal_requested(hit)``, ``similar_requested(hit)``; lists of hits (the selection, or the
+    clicked one): ``copy_requested`` (Ctrl+C or "Copy path"), ``more_like_requested``,
+    ``less_like_requested``, ``copy_to_requested``; ``save_list_requested()``. Dragging
+    results out gives other apps file URLs. Delete does nothing: results are never deleted."""
 
     open_requested = Signal(object)
+    preview_requested = Signal(object)
     reveal_requested = Signal(object)
     similar_requested = Signal(object)
     copy_requested = Signal(object)
+    more_like_requested = Signal(object)
+    less_like_requested = Signal(object)
+    copy_to_requested = Signal(object)
+    save_list_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -38,7 +46,7 @@ class ResultsView(QListView):
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
-        self.doubleClicked.connect(lambda index: self._emit(self.open_requested, index))
+        self.doubleClicked.connect(lambda index: self._emit(self.preview_requested, index))
         copy = QAction("Copy path", self, shortcut=QKeySequence.StandardKey.Copy,
                        shortcutContext=Qt.ShortcutContext.WidgetShortcut)
         copy.triggered.connect(lambda: self.copy_requested.emit(self.selected_hits()))
@@ -57,22 +65,36 @@ class ResultsView(QListView):
             signal.emit(index.data(HitRole))
 
     def keyPressEvent(self, event) -> None:
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
-            self._emit(self.open_requested, self.currentIndex())
+        current = self.currentIndex()
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and current.isValid():
+            self._emit(self.open_requested, current)
+            return
+        if event.key() == Qt.Key.Key_Space and current.isValid():
+            self._emit(self.preview_requested, current)
             return
         super().keyPressEvent(event)
 
     def build_menu(self, index) -> QMenu:
-        """The context menu for the result at ``index`` (Open, Show in folder, Copy path,
-        Find similar)."""
+        """The context menu for the result at ``index``; actions on several photos take the
+        selection when ``index`` is part of it."""
         hit = index.data(HitRole)
+        chosen = lambda: (self.selected_hits()   # noqa: E731
+                          if self.selectionModel().isSelected(index) else [hit])
+        n = len(chosen())
+        many = f" ({n} photos)" if n > 1 else ""
         menu = QMenu(self)
         menu.addAction("Open", lambda: self.open_requested.emit(hit))
+        menu.addAction("Preview", lambda: self.preview_requested.emit(hit))
         menu.addAction("Show in folder", lambda: self.reveal_requested.emit(hit))
-        menu.addAction("Copy path", lambda: self.copy_requested.emit(
-            self.selected_hits() if self.selectionModel().isSelected(index) else [hit]))
+        menu.addAction("Copy path", lambda: self.copy_requested.emit(chosen()))
+        menu.addAction(f"Copy to folder…{many}", lambda: self.copy_to_requested.emit(chosen()))
+        menu.addAction("Save list as…", self.save_list_requested)
         menu.addSeparator()
         menu.addAction("Find similar", lambda: self.similar_requested.emit(hit))
+        menu.addAction("More like " + ("these" if n > 1 else "this"),
+                       lambda: self.more_like_requested.emit(chosen()))
+        menu.addAction("Less like " + ("these" if n > 1 else "this"),
+                       lambda: self.less_like_requested.emit(chosen()))
         return menu
 
     def _context_menu(self, pos) -> None:

@@ -10,8 +10,8 @@ import re
 
 import torch
 
-from benchmarks import (browse, encoder_ceiling, memory, pipeline, query_latency, reindex_unchanged,
-                        run_all, startup, watch)
+from benchmarks import (browse, decode_memory, encoder_ceiling, memory, pipeline, query_latency,
+                        reindex_unchanged, run_all, startup, watch)
 from benchmarks.flops import count_flops
 
 
@@ -89,6 +89,13 @@ def test_startup(tiny_config):
     assert re.search(r"^\| 1 \| [\d.]+ \| 1 \|", out, re.M), "one visible window"
 
 
+def test_decode_memory(tiny_config):
+    report = decode_memory.main(["--images", "2", "--workers", "2", "--side", "1500",
+                                 "--no-baseline", "--model", str(tiny_config)])
+    _check_report(report, "Decode memory")
+    assert "2 of 2" in report          # both images were indexed
+
+
 def test_run_all_rerunning_one_script_keeps_the_other_sections_and_notes(tmp_path, monkeypatch):
     calls: list[str] = []
 
@@ -103,9 +110,9 @@ def test_run_all_rerunning_one_script_keeps_the_other_sections_and_notes(tmp_pat
     run_all.main(["--output", str(results), "--only", "memory"])
     text = results.read_text()
     assert calls == list(run_all.SCRIPTS) + ["memory"]
-    runs = list(run_all.SCRIPTS)
-    assert f"## memory run {len(runs) + 1}" in text   # re-run; the others kept from the first
-    assert f"## startup run {runs.index('startup') + 1}" in text
+    memory_run = len(run_all.SCRIPTS) + 1                # the --only run comes after them all
+    startup_run = list(run_all.SCRIPTS).index("startup") + 1
+    assert f"## memory run {memory_run}" in text and f"## startup run {startup_run}" in text
     assert text.index("encoder_ceiling") < text.index("## memory") < text.index("startup")
     assert text.rstrip().endswith("## Notes"), "hand-written notes are kept, last"
 

@@ -178,7 +178,7 @@ def test_pickle_checkpoint_that_carries_code_is_refused_and_never_runs(tmp_path,
 
     class Payload:
         def __reduce__(self):
-            return exec, (f"open({str(marker)!r}, 'w').write('ran')",)
+            return exec, (f"__import__('pathlib').Path({str(marker)!r}).write_text('ran')",)
 
     evil = tmp_path / "weights.pt"
     torch.save({"state_dict": {"visual.proj": Payload()}}, evil)

@@ -194,7 +194,7 @@ def test_newer_catalog_is_refused_and_left_untouched(data_dir):
 def test_a_file_that_is_not_a_catalog_is_a_clear_error(data_dir):
     data_dir.mkdir(parents=True)
     (data_dir / "catalog.sqlite").write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(CatalogError, match="cannot be read"):
+    with pytest.raises(CatalogError, match="is damaged .* run 'clipcore repair'"):
         Library.open(data_dir)
 
 
@@ -221,6 +221,9 @@ def test_a_second_process_writing_the_library_is_told_it_is_busy(tmp_path, data_
             lib.add_folder(str(tmp_path))                   # free again
     finally:
         holder.kill()
+        holder.wait()
+        holder.stdin.close()
+        holder.stdout.close()
 
 
 def test_searches_in_threads_while_committing_return_committed_images(tmp_path, data_dir):

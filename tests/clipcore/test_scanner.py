@@ -103,7 +103,7 @@ def test_folder_deleted_mid_scan(tmp_path):
     assert next(scan).path == str(tmp_path / "0.jpg")
     assert next(scan).path == str(tmp_path / "a" / "a.jpg")   # b is listed but not yet read
     shutil.rmtree(tmp_path / "b")
-    assert list(scan) == [ScanProblem(str(tmp_path / "b"), "folder vanished")]
+    assert list(scan) == [ScanProblem(str(tmp_path / "b"), "folder vanished", folder=True)]
 
 
 def test_unreadable_folder_is_a_problem_and_the_scan_goes_on(tmp_path):
@@ -122,9 +122,9 @@ def test_unreadable_folder_is_a_problem_and_the_scan_goes_on(tmp_path):
 
 def test_missing_root_or_file_root(tmp_path):
     assert list(scan_folder(str(tmp_path / "nope"))) == [
-        ScanProblem(str(tmp_path / "nope"), "folder not found")]
+        ScanProblem(str(tmp_path / "nope"), "folder not found", folder=True)]
     f = touch(tmp_path / "f.jpg")
-    assert list(scan_folder(str(f))) == [ScanProblem(str(f), "not a folder")]
+    assert list(scan_folder(str(f))) == [ScanProblem(str(f), "not a folder", folder=True)]
 
 
 def test_scanning_writes_nothing(kinds):

@@ -97,7 +97,8 @@ def test_similar_on_a_photo_outside_the_library_encodes_it(lib, encoder, tmp_pat
 def test_image_query_by_path_pil_or_bytes(lib, encoder, form):
     library, _, photos = lib
     photo = photos[5]
-    image = {"path": str(photo), "pil": Image.open(photo), "bytes": photo.read_bytes()}[form]
+    image = {"path": lambda: str(photo), "pil": lambda: Image.open(photo),
+             "bytes": photo.read_bytes}[form]()
     hits = Searcher(library, lambda: encoder).search(image=image, k=3)
     assert hits[0].path == str(photo)
     assert hits[0].score > 0.99

@@ -72,7 +72,7 @@ def test_negative_terms_push_a_colour_down(searcher):
     for colour in COLOURS:
         with_colour = searcher.search(f"{colour} circle", k=10)
         without = searcher.search(f"{colour} circle - {colour}", k=10)
-        count = lambda hits: sum(label(h)[0] == colour for h in hits)   # noqa: E731
+        count = lambda hits, colour=colour: sum(label(h)[0] == colour for h in hits)   # noqa: E731
         assert count(without) < count(with_colour), colour
 
 
@@ -83,7 +83,6 @@ def test_two_red_circles_as_examples_rank_red_circles_first_and_less_like_blue_p
     example against (they go out again)."""
     from clipcore.search import Example
 
-    library = searcher.library
     circles = {c: sorted(h.path for h in searcher.search(f"a {c} circle", k=40)
                          if label(h) == (c, "circle")) for c in ("red", "blue")}
     red, blue = circles["red"][:2], circles["blue"][:2]

@@ -21,6 +21,7 @@ from clipcore import imaging
 from clipcore.cli import main
 from clipcore.indexer import index_folders
 from clipcore.library import Library
+from clipcore.textout import shown
 from tests.helpers import zoo
 from tests.helpers.e2e import make_photos
 
@@ -158,15 +159,15 @@ def test_zoo_is_indexed_bad_files_skipped_with_reasons(messy, tmp_path, tiny_spe
         assert not any(library.find_image(p) and library.find_image(p).status == "ok"
                        for p in doomed_paths[1:]), "photos of a deleted folder were indexed"
 
-        # `clipcore info` lists skipped files with reasons, and non-UTF-8 names print (as their
-        # bytes) on a strict UTF-8 terminal, as do search results
+        # `clipcore info --all` lists skipped files with reasons; non-UTF-8 names print (their
+        # odd bytes escaped) on a strict UTF-8 terminal, as do search results
         data = ["--data-dir", str(library.data_dir)]
-        code, info = _cli_on_utf8_terminal(monkeypatch, "info", *data)
+        code, info = _cli_on_utf8_terminal(monkeypatch, "info", "--all", *data)
         assert code == 0, info
-        for kind, reason in failing.items():
-            assert f"{kinds[kind]}: {reason}" in info, kind
+        for kind, reason in failing.items():      # (names shown with odd bytes escaped)
+            assert f"{shown(kinds[kind])}: {reason}" in info, kind
         code, hits = _cli_on_utf8_terminal(monkeypatch, "similar", kinds["non_utf8_name"], *data)
-        assert code == 0 and kinds["non_utf8_name"] in hits, hits
+        assert code == 0 and shown(kinds["non_utf8_name"]) in hits, hits
 
         # A later run retries only what changed: the repaired file, not the still-bad ones.
         truncated.write_bytes(truncated_original)

@@ -101,7 +101,8 @@ def test_find_similar_from_the_context_menu(launch, qtbot, photos):
 
     menu = window.results_view.build_menu(window.results_model.index(len(hits) - 1))
     assert [a.text() for a in menu.actions() if a.text()] == \
-        ["Open", "Show in folder", "Copy path", "Find similar"]
+        ["Open", "Preview", "Show in folder", "Copy path", "Copy to folder…", "Save list as…",
+         "Find similar", "More like this", "Less like this"]
     with qtbot.waitSignal(window.controller.results_ready, timeout=30_000,
                           check_params_cb=lambda _hits, request: request.similar_to == target.id):
         next(a for a in menu.actions() if a.text() == "Find similar").trigger()
@@ -191,7 +192,7 @@ def test_min_score_filters_the_grid_without_searching_again(launch, qtbot, photo
     shown = [window.results_model.hit(r) for r in range(window.results_model.rowCount())]
     assert shown == [h for h in hits if h.score >= cut / 100]
     assert shown[0].path == str(photos[1][0]) and len(shown) < len(hits)
-    assert f"of {len(hits)} results" in window.result_info.text()
+    assert f"of {len(hits)} above {cut / 100:.2f}" in window.result_info.text()
     window.min_score.setValue(0)
     assert window.results_model.rowCount() == len(hits)
 
@@ -303,15 +304,21 @@ def test_missing_weights_show_an_explanation_and_the_app_keeps_running(
     close_window(qtbot, window)
 
 
-def test_removing_a_folder_forgets_it_but_keeps_the_files(launch, qtbot, photos):
+def test_removing_a_folder_forgets_it_but_keeps_the_files(launch, qtbot, photos, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
     folder, paths = photos
     window = launch()
     index_folder(qtbot, window, folder)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or
+                        QMessageBox.StandardButton.Yes)      # "Remove ... from the library?"
     panel = window.library_panel
     panel.view.setCurrentIndex(window.folders_model.index(0))
     with qtbot.waitSignal(window.controller.folders_changed, timeout=30_000):
         panel.remove_button.click()
     qtbot.waitUntil(lambda: window.folders_model.rowCount() == 0)
+    assert len(asked) == 1 and "files on disk are not touched" in asked[0]
     assert window.count_label.text() == "0 images indexed"
     assert window.empty.title.text() == "Add a folder of photos"
     assert all(os.path.exists(p) for p in paths)

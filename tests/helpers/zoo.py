@@ -15,6 +15,11 @@ rather than repeating the expectations:
 * RAW kinds (Adobe DNG written by tests/helpers/dng.py): ``raw_dng_preview`` (a JPEG preview
   large enough for the model), ``raw_dng_small_preview`` (a preview too small: demosaiced),
   ``raw_dng_no_preview``, and ``raw_dng_truncated`` (cut off in the RAW data).
+* :data:`ESCAPE_NAMES` -- kinds of good images whose file names carry terminal escape
+  sequences, a newline that fakes an output line, or a raw C1 control byte; every plain-text
+  output must show them escaped, and ``--json`` must give them back exactly.
+* ``huge_png`` -- a 13000 x 13000 (169 megapixel) RGB PNG of about 0.5 MB: under the bomb
+  limit, it decodes, but only within the decode pixel budget (about 676 MB while decoding).
 * ``symlink_loop`` -- a folder holding ``a/to_b -> ../b`` and ``b/to_a -> ../a`` plus
   ``a/up -> ..`` (a link to its own parent). The scan must terminate and yield ``loop_photo``
   exactly once.
@@ -27,6 +32,7 @@ bottom-left on white: :func:`corner_colours` reads those back.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import struct
@@ -47,6 +53,9 @@ __all__ = [
     "upright_test_image",
     "can_be_unreadable",
     "png_declaring",
+    "png_solid_blocks",
+    "ESCAPE_NAMES",
+    "HUGE_SIZE",
 ]
 
 UPRIGHT_SIZE = (96, 64)  # (width, height) px of the upright orientation test picture
@@ -59,7 +68,8 @@ DECODE_OK = frozenset(
      "animated_gif", "corrupt_exif", "non_utf8_name", "long_path", "loop_photo",
      "good_jpeg", "good_mpo", "good_png_alpha", "good_webp", "good_tiff", "good_bmp", "good_heic",
      "upper_case_ext", "raw_dng_preview", "raw_dng_small_preview", "raw_dng_no_preview",
-     "raw_pair_jpeg"}
+     "raw_pair_jpeg", "huge_png", "escape_osc_title", "escape_clear", "escape_newline",
+     "escape_c1_csi"}
     | {f"orientation_{o}" for o in ORIENTATIONS}
     | ({"good_avif"} if features.check("avif") else set())
 )
@@ -71,7 +81,19 @@ DECODE_FAILS = {
     "bomb_png": "image too large",
     "unreadable": "permission denied",
     "raw_dng_truncated": "truncated or corrupt image data",
+    "thin_wide_png": "extreme aspect ratio (60000x1)",
+    "thin_tall_png": "extreme aspect ratio (1x60000)",
 }
+
+#: kind -> file name (in the zoo's ``names/`` folder) of good images with hostile names.
+ESCAPE_NAMES = {
+    "escape_osc_title": "\x1b]0;PWNED TITLE\x07osc.png",            # retitles the terminal
+    "escape_clear": "\x1b[2J\x1b[Hclear.png",                         # clears the screen
+    "escape_newline": "fake\nETC-SHADOW: file is empty.png",         # fakes an output line
+    "escape_c1_csi": os.fsdecode(b"csi\x9b2J.png"),                   # raw 8-bit CSI byte
+}
+
+HUGE_SIZE = (13000, 13000)  # px of ``huge_png``: 169 megapixels
 
 RAW_PAIRED = frozenset({"raw_pair_raw"})
 
@@ -140,6 +162,8 @@ def make_zoo(root: Path) -> dict[str, str]:
     path("empty_jpg", "bad/empty.jpg").write_bytes(b"")
     path("text_as_jpg", "bad/notes.jpg").write_text("this is a text file, not a photo\n")
     path("bomb_png", "bad/bomb.png").write_bytes(png_declaring(50_000, 50_000))
+    Image.new("RGB", (60000, 1), (10, 200, 30)).save(path("thin_wide_png", "thin/wide.png"))
+    Image.new("RGB", (1, 60000), (10, 200, 30)).save(path("thin_tall_png", "thin/tall.png"))
     unreadable = path("unreadable", "bad/unreadable.jpg")
     photo.save(unreadable, "JPEG")
     os.chmod(unreadable, 0)
@@ -168,6 +192,10 @@ def make_zoo(root: Path) -> dict[str, str]:
     bad_name.parent.mkdir(parents=True, exist_ok=True)
     photo.save(bad_name, "JPEG")
     made["non_utf8_name"] = str(bad_name)
+
+    for kind, name in ESCAPE_NAMES.items():
+        photo.save(path(kind, "names/" + name), "PNG")
+    path("huge_png", "huge/169mp.png").write_bytes(png_solid_blocks(*HUGE_SIZE))
 
     deep = root / "deep"
     while len(str(deep)) <= 1000:
@@ -269,6 +297,37 @@ def png_declaring(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
             + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+@functools.lru_cache(maxsize=2)
+def png_solid_blocks(width: int, height: int) -> bytes:
+    """A valid RGB PNG of width x height: the top half green on its left half, the rest brown.
+
+    Made without ever holding the pixels: each half is 100 identical rows compressed once,
+    ended with a zlib full flush (so the segment needs nothing before it) and repeated, plus an
+    empty final block and the Adler-32 of the whole pixel stream. 169 megapixels take ~0.5 MB.
+    """
+    green, brown = bytes((10, 200, 30)), bytes((120, 80, 40))
+    top = b"\x00" + green * (width // 2) + brown * (width - width // 2)   # filter 0 + pixels
+    bottom = b"\x00" + brown * width
+    stream, adler = [b"\x78\xda"], 1
+    for row, count in ((top, height // 2), (bottom, height - height // 2)):
+        for rows, times in ((100, count // 100), (count % 100, 1)):
+            if not rows:
+                continue
+            comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+            stream.append((comp.compress(row * rows) + comp.flush(zlib.Z_FULL_FLUSH)) * times)
+            for _ in range(times):
+                adler = zlib.adler32(row * rows, adler)
+    stream.append(b"\x03\x00" + struct.pack(">I", adler))    # empty final block + checksum
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", b"".join(stream))
+            + _chunk(b"IEND", b""))
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(
+        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
 def _sixteen_bit() -> Image.Image:
