@@ -65,7 +65,7 @@ scanner.scan_folder = scan_folder
 _encode_images = encoder.Encoder.encode_images
 def encode_images(self, images):
     out = _encode_images(self, images)
-    _pause("encode-after-commit" if _reached.get("commit") else "encode")
+    _pause("encode-after-commit" if _reached.get("commit-after-encode") else "encode")
     return out
 encoder.Encoder.encode_images = encode_images
 
@@ -75,6 +75,8 @@ def transaction(self, what="the catalog"):
     with _transaction(self, what) as c:
         yield c
         if what == "the indexed images":
+            if _reached.get("encode"):   # (a run may first record folder states, before encoding)
+                _reached["commit-after-encode"] = 1
             _pause("commit")
 catalog.Catalog.transaction = transaction
 
