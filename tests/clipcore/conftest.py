@@ -16,3 +16,31 @@ def kinds(tmp_path_factory) -> dict[str, str]:
     made = zoo.make_zoo(root)
     yield made
     os.chmod(made["unreadable"], 0o644)
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_spec):
+    """The tiny model, loaded once per module; its encode calls are counted in
+    ``encoder.encoded`` (images per call)."""
+    from clipcore.encoder import Encoder
+
+    enc = Encoder.load(tiny_spec)
+    real = enc.encode_images
+    enc.encoded = []
+
+    def counting(images):
+        out = real(images)
+        enc.encoded.append(len(out))
+        return out
+
+    enc.encode_images = counting
+    return enc
+
+
+@pytest.fixture
+def library(tmp_path):
+    """A fresh library in ``tmp_path / "data"``, closed after the test."""
+    from clipcore.library import Library
+
+    with Library.open(tmp_path / "data") as lib:
+        yield lib

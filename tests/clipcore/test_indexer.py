@@ -8,35 +8,12 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from clipcore import imaging, scanner
 from clipcore.encoder import Encoder
 from clipcore.indexer import index_folders
 from clipcore.library import Library
 from tests.helpers.e2e import make_photos
-
-
-@pytest.fixture(scope="module")
-def encoder(tiny_spec):
-    """The tiny model, loaded once; its encode calls are counted in ``encoder.encoded``."""
-    enc = Encoder.load(tiny_spec)
-    real = enc.encode_images
-    enc.encoded = []
-
-    def counting(images):
-        out = real(images)
-        enc.encoded.append(len(out))
-        return out
-
-    enc.encode_images = counting
-    return enc
-
-
-@pytest.fixture
-def library(tmp_path):
-    with Library.open(tmp_path / "data") as lib:
-        yield lib
 
 
 def run(library, folder, encoder, **kw):
@@ -221,7 +198,6 @@ def test_excluded_folder_is_not_indexed_and_leaves_the_library(tmp_path, tiny_sp
     from PIL import Image
 
     from clipcore.indexer import index_folders
-    from clipcore.library import Library
 
     photos = tmp_path / "photos"
     (photos / "keep").mkdir(parents=True)

@@ -11,33 +11,9 @@ import numpy as np
 import pytest
 
 from clipcore import offline, scanner
-from clipcore.encoder import Encoder
 from clipcore.indexer import index_folders
-from clipcore.library import Library
 from clipcore.search import Searcher
 from tests.helpers.e2e import TINY_CONFIG, make_photos, run_cli
-
-
-@pytest.fixture(scope="module")
-def encoder(tiny_spec):
-    """The tiny model; every encode call is counted in ``encoder.encoded``."""
-    enc = Encoder.load(tiny_spec)
-    real = enc.encode_images
-    enc.encoded = []
-
-    def counting(images):
-        out = real(images)
-        enc.encoded.append(len(out))
-        return out
-
-    enc.encode_images = counting
-    return enc
-
-
-@pytest.fixture
-def library(tmp_path):
-    with Library.open(tmp_path / "data") as lib:
-        yield lib
 
 
 def run(library, folders, encoder):

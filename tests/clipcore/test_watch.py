@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 from clipcore import watch as watch_module
-from clipcore.encoder import Encoder
 from clipcore.indexer import index_folders
 from clipcore.library import Library
 from clipcore.live import LiveIndex
@@ -38,27 +37,6 @@ def wait_until(condition, timeout: float = DEADLINE, what: str = "the condition"
         if time.monotonic() > end:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.05)
-
-
-@pytest.fixture(scope="module")
-def encoder(tiny_spec):
-    enc = Encoder.load(tiny_spec)
-    real = enc.encode_images
-    enc.encoded = []
-
-    def counting(images):
-        out = real(images)
-        enc.encoded.append(len(out))
-        return out
-
-    enc.encode_images = counting
-    return enc
-
-
-@pytest.fixture
-def library(tmp_path):
-    with Library.open(tmp_path / "data") as lib:
-        yield lib
 
 
 def start(library, folder: Path, encoder, **options) -> LiveIndex:
