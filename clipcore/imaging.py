@@ -22,20 +22,19 @@ file, which must not change meanwhile.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import stat
 import warnings
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from PIL import Image, UnidentifiedImageError, features
+from PIL import Image
 
 from . import raw as camera_raw
 from .budget import PixelBudget, decode_budget, release_big_buffers
 from .errors import ImageError
 from .exif import date_taken, read_exif, upright as _upright_of
+from .imagefile import (CHANGED_WHILE_READ, DECODE_FORMATS, HAS_AVIF, HAS_HEIF, MAX_FILE_BYTES,
+                        WHOLE_READ_BYTES, open_header, read_bytes, source_image, too_large)
 from .pixels import rgb_reduced as _rgb_reduced, to_rgb as _to_rgb
 
 __all__ = [
@@ -54,31 +53,12 @@ __all__ = [
     "make_thumbnail",
 ]
 
-try:  # HEIC/HEIF (iPhone photos); pillow-heif applies the orientation itself on decode.
-    import pillow_heif
-
-    pillow_heif.register_heif_opener()
-    _HAS_HEIF = True
-except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
-    _HAS_HEIF = False
-
-# Pillow >= 11.2 decodes AVIF natively when built with libavif.
-_HAS_AVIF = features.check("avif")
-
-#: Pillow format names (plugins) that decode_image lets identify a file. The JPEG plugin also
-#: opens MPO files (a JPEG with extra frames, written by many cameras and phones).
-DECODE_FORMATS: tuple[str, ...] = (
-    ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "DIB", "GIF")
-    + (("HEIF",) if _HAS_HEIF else ())
-    + (("AVIF",) if _HAS_AVIF else ())
-)
-
 #: File extensions the scanner picks up (lower-case, with dot). Only used to choose files; the
 #: decoder itself trusts the content, so a PNG named ``.jpg`` decodes fine.
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
-    | ({".heic", ".heif", ".hif"} if _HAS_HEIF else set())
-    | ({".avif"} if _HAS_AVIF else set())
+    | ({".heic", ".heif", ".hif"} if HAS_HEIF else set())
+    | ({".avif"} if HAS_AVIF else set())
     | camera_raw.RAW_EXTENSIONS   # camera RAW: decoded by LibRaw (clipcore.raw), chosen by extension
 )
 
@@ -87,22 +67,11 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 #: medium-format photos; a 179 Mpx RGB image takes about 0.5 GB decoded.
 MAX_PIXELS = 2 * 89_478_485
 
-#: Largest file accepted, in bytes (from its size on disk, before anything is read).
-MAX_FILE_BYTES = 512 * 1024 * 1024
-
-#: Files up to this size are read into memory once and decoded from that snapshot; bigger ones
-#: are decoded straight from the open file (checked unchanged afterwards), so no decode holds
-#: more than this many bytes of file data. 32 MiB covers every camera JPEG, HEIC and most PNGs.
-WHOLE_READ_BYTES = 32 * 1024 * 1024
-
 #: Longest side / shorter side above which an image is refused ("extreme aspect ratio"):
 #: the model's preprocess would scale a 60000x1 strip to 224 x 13 million pixels (about 9 GB)
 #: in "shortest" mode, or to 224 x 0 (an error) in "longest" mode. 32:1 keeps every stitched
 #: panorama (phones stop near 8:1) while bounding the preprocess to 32 x side^2 pixels.
 MAX_ASPECT = 32
-
-#: Skip reason for a file whose size or mtime changed while it was being read.
-CHANGED_WHILE_READ = "file changed while being read"
 
 
 # Pillow warns between MAX_IMAGE_PIXELS and twice that and raises above; we refuse anything
@@ -212,8 +181,8 @@ def read_image(source) -> "bytes | Image.Image":
     if not isinstance(source, (bytes, bytearray, memoryview)) and not hasattr(source, "read"):
         path = os.fspath(source)
     try:
-        data = _read_bytes(source, path)
-        size = _open(data).size
+        data = read_bytes(source, path)
+        size = open_header(data).size
         _check_pixels(size)
         _check_aspect(size)
     except ImageError as exc:
@@ -246,7 +215,7 @@ def _decode(source, path: str | None, min_side: int, thumb_size: int | None,
             budget: PixelBudget) -> DecodedImage:
     target = max(min_side, thumb_size or 0)
     if path is not None and camera_raw.is_raw_name(path) and not isinstance(source, Image.Image):
-        data = _read_bytes(source, path)   # path is set only when source is a file name
+        data = read_bytes(source, path)   # path is set only when source is a file name
         found = camera_raw.decode_raw(data, target, MAX_PIXELS)   # None: not a RAW after all
         if found is not None:
             rgb, factor = found.image, min(found.image.size) // target if target else 1
@@ -254,7 +223,7 @@ def _decode(source, path: str | None, min_side: int, thumb_size: int | None,
             return DecodedImage(rgb, found.width, found.height, found.date_taken,
                                 make_thumbnail(rgb, thumb_size) if thumb_size else None)
         source, path = data, None   # decode the bytes already read as an ordinary image
-    with _source_image(source, path) as (img, check_unchanged):
+    with source_image(source, path) as (img, check_unchanged):
         _check_pixels(img.size)
         _check_aspect(img.size)
         full_size = img.size
@@ -288,113 +257,11 @@ def _decode(source, path: str | None, min_side: int, thumb_size: int | None,
     return DecodedImage(upright, full_size[0], full_size[1], date_taken(exif), thumb)
 
 
-def _unchanged() -> None:
-    """check_unchanged for sources read whole into memory: nothing can change."""
-
-
-@contextlib.contextmanager
-def _source_image(source, path: str | None):
-    """(PIL image with only its header read, check_unchanged()) for any kind of source."""
-    if isinstance(source, Image.Image):
-        yield source, _unchanged
-        return
-    if path is None:
-        yield _open(_read_bytes(source)), _unchanged
-        return
-    with _regular_file(path) as (fh, before):
-        if before.st_size <= WHOLE_READ_BYTES:
-            data = fh.read(WHOLE_READ_BYTES + 1)
-            if len(data) > WHOLE_READ_BYTES:
-                raise ImageError(CHANGED_WHILE_READ)
-            yield _open(_checked_bytes(data)), _unchanged
-            return
-
-        def check_unchanged() -> None:
-            after = os.fstat(fh.fileno())
-            if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-                raise ImageError(CHANGED_WHILE_READ)
-
-        yield _open(fh), check_unchanged
-
-
-@contextlib.contextmanager
-def _regular_file(path: str):
-    """(binary file, its os.stat_result) of a regular, non-empty file of at most MAX_FILE_BYTES;
-    ImageError otherwise. OSError while in use becomes ImageError("I/O error: ...")."""
-    # O_NONBLOCK: opening a FIFO named photo.jpg must not block forever; it has no effect on
-    # regular files. The fstat check refuses FIFOs, devices and directories before reading.
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError as exc:
-        raise ImageError("file vanished") from exc
-    except PermissionError as exc:
-        raise ImageError("permission denied") from exc
-    except OSError as exc:
-        raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
-    try:
-        before = os.fstat(fd)
-        if not stat.S_ISREG(before.st_mode):
-            raise ImageError("not a regular file")
-        _check_file_size(before.st_size)
-        with open(fd, "rb", closefd=False) as fh:
-            yield fh, before
-    except OSError as exc:
-        raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
-    finally:
-        os.close(fd)
-
-
-def _read_bytes(source, path: str | None = None) -> bytes:
-    """In-memory bytes, a binary file object read to the end, or the regular file at ``path``
-    read whole: at most MAX_FILE_BYTES (for one image, e.g. a query; indexing streams big files)."""
-    if path is not None:
-        with _regular_file(path) as (fh, _):
-            return _checked_bytes(fh.read(MAX_FILE_BYTES + 1))
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return _checked_bytes(bytes(source))
-    try:
-        return _checked_bytes(source.read(MAX_FILE_BYTES + 1))
-    except OSError as exc:
-        raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
-
-
-def _checked_bytes(data: bytes) -> bytes:
-    _check_file_size(len(data))
-    return data
-
-
-def _check_file_size(size: int) -> None:
-    if size == 0:
-        raise ImageError("file is empty")
-    if size > MAX_FILE_BYTES:
-        raise ImageError(f"image too large ({size // 2**20} MB file)")
-
-
-def _open(data) -> Image.Image:
-    """Identify the format from the content (bytes or an open binary file) and read the
-    header only (no pixel allocation)."""
-    try:
-        fh = io.BytesIO(data) if isinstance(data, bytes) else data
-        img = Image.open(fh, formats=DECODE_FORMATS)
-    except UnidentifiedImageError as exc:
-        raise ImageError("not an image (unrecognised format)") from exc
-    except Image.DecompressionBombError as exc:
-        # Pillow's message: "Image size (2500000000 pixels) exceeds limit of ..."
-        pixels = next((int(w) for w in str(exc).replace("(", " ").split() if w.isdigit()), 0)
-        raise ImageError(_too_large(pixels)) from exc
-    return img
-
-
 def _check_pixels(size: tuple[int, int]) -> None:
     if size[0] * size[1] > MAX_PIXELS:
-        raise ImageError(_too_large(size[0] * size[1]))
+        raise ImageError(too_large(size[0] * size[1]))
 
 
 def _check_aspect(size: tuple[int, int]) -> None:
     if max(size) > MAX_ASPECT * max(1, min(size)):
         raise ImageError(f"extreme aspect ratio ({size[0]}x{size[1]})")
-
-
-def _too_large(pixels: int) -> str:
-    return f"image too large ({round(pixels / 1e6)} megapixels)" if pixels else "image too large"

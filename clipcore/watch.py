@@ -34,14 +34,14 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from watchdog import events as ev
 from watchdog.observers import Observer
 
 from . import offline
-from .filetypes import kind_of_name
+from .watch_batches import Batch, Pending, event_paths
 
 __all__ = ["Watcher", "Batch", "FolderWatch", "WATCHING", "RESCANNING", "OFFLINE",
            "filesystem_type", "NETWORK_FILESYSTEMS"]
@@ -70,24 +70,6 @@ class FolderWatch:
     mode: str
     reason: str | None = None
     interval_s: float | None = None
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One index run asked of the callback: ``folders`` to scan (library folders or folders
-    inside them, none inside another); ``defer``: files still being written, to leave alone."""
-
-    folders: tuple[str, ...]
-    defer: frozenset[str] = frozenset()
-
-
-@dataclass
-class _Pending:
-    first: float | None = None       # monotonic time of the first event not yet run
-    last: float = 0.0                # ... of the latest event
-    folders: set[str] = field(default_factory=set)
-    files: dict[str, list] = field(default_factory=dict)   # path -> [last write event, closed]
-    other: bool = False              # events other than files being written (delete, move...)
 
 
 def filesystem_type(path: str) -> str | None:
@@ -141,7 +123,7 @@ class Watcher:
         self._identity: dict[str, tuple | None] = {}   # folder -> (st_dev, st_ino) when watched
         self._next_health = 0.0
         self._folders = [os.path.abspath(f) for f in folders]
-        self._pending = _Pending()
+        self._pending = Pending()
         self._cond = threading.Condition()
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -179,7 +161,7 @@ class Watcher:
         """Ask for a run over ``folder`` (default: every folder) as soon as possible."""
         with self._cond:
             targets = [folder] if folder else list(self._folders)
-            self._touch(time.monotonic(), [os.path.abspath(f) for f in targets])
+            self._pending.touch(time.monotonic(), [os.path.abspath(f) for f in targets])
             self._cond.notify_all()
 
     # -- watches -----------------------------------------------------------------------
@@ -240,46 +222,14 @@ class Watcher:
 
     # -- events (watchdog's thread) ----------------------------------------------------
     def _event(self, root: str, event: ev.FileSystemEvent) -> None:
-        paths = [os.fsdecode(event.src_path)]
-        if isinstance(event, (ev.FileMovedEvent, ev.DirMovedEvent)):
-            paths.append(os.fsdecode(event.dest_path))
         now = time.monotonic()
-        touched: list[str] = []
-        files: list[str] = []
-        for path in paths:
-            rel = os.path.relpath(path, root)
-            if rel != "." and any(part.startswith(".") for part in rel.split(os.sep)):
-                continue                                  # hidden, like the scanner
-            if event.is_directory:
-                if path == root:
-                    touched.append(root)                  # the folder itself went away
-                else:
-                    touched.append(os.path.dirname(path))
-                continue
-            if kind_of_name(os.path.basename(path)) not in ("image", None):
-                continue
-            touched.append(os.path.dirname(path))
-            if isinstance(event, (ev.FileCreatedEvent, ev.FileModifiedEvent, ev.FileClosedEvent,
-                                  ev.FileMovedEvent)) and path == paths[-1]:
-                files.append(path)
+        touched, files = event_paths(root, event)
         if not touched:
             return
         with self._cond:
-            self._touch(now, touched, other=not files)
-            for path in files:
-                entry = self._pending.files.setdefault(path, [now, False])
-                if isinstance(event, (ev.FileClosedEvent, ev.FileMovedEvent)):
-                    entry[1] = True                       # complete (closed, or renamed into place)
-                else:
-                    entry[0], entry[1] = now, False
+            self._pending.touch(now, touched, other=not files)
+            self._pending.written(now, files, event)
             self._cond.notify_all()
-
-    def _touch(self, now: float, folders: Iterable[str], other: bool = True) -> None:
-        p = self._pending
-        p.first = now if p.first is None else p.first
-        p.last = max(p.last, now)
-        p.folders.update(folders)
-        p.other = p.other or other
 
     # -- the batch loop (the watcher's thread) -----------------------------------------
     def _loop(self) -> None:
@@ -308,7 +258,7 @@ class Watcher:
                 if state is not None and state.mode == OFFLINE and not self._back(folder):
                     self._next_visit[folder] = now + self.check_seconds
                     continue
-                self._touch(now, [folder])
+                self._pending.touch(now, [folder])
         if now >= self._next_health:
             # A watched folder renamed away, unmounted (the mount point is another folder) or
             # whose watch died makes no further events: look at it every check_seconds.
@@ -317,16 +267,10 @@ class Watcher:
                 if state.mode != OFFLINE and (_identity(folder) != self._identity.get(folder)
                                               or (state.mode == WATCHING
                                                   and not self._alive(folder))):
-                    self._touch(now, [folder])
-        p = self._pending
+                    self._pending.touch(now, [folder])
         waits = [at - now for at in self._next_visit.values()] + [self._next_health - now]
-        if p.first is not None:
-            if p.other or any(closed or now - last >= self.stable
-                              for last, closed in p.files.values()):
-                waits.append(min(p.last + self.quiet, p.first + self.max_wait) - now)
-            else:   # only files still being written: look again when the first may be done
-                waits.append(min(last for last, _ in p.files.values()) + self.stable - now)
-        return min(waits)
+        batch_due = self._pending.wait(now, self.quiet, self.max_wait, self.stable)
+        return min(waits + ([] if batch_due is None else [batch_due]))
 
     def _back(self, folder: str) -> bool:
         """An offline folder looks reachable again (and not like an empty mount point)."""
@@ -340,22 +284,8 @@ class Watcher:
 
     def _take(self, now: float) -> Batch | None:
         """The pending work as a Batch; files not yet stable are deferred and stay pending."""
-        p = self._pending
-        defer = {path: entry for path, entry in p.files.items()
-                 if not entry[1] and now - entry[0] < self.stable and self._unsettled(path)}
-        self._pending = _Pending()
-        if defer:
-            self._pending = _Pending(now, now, {os.path.dirname(f) for f in defer}, defer)
-        folders = _outermost(p.folders, self._folders)
-        return Batch(tuple(folders), frozenset(defer)) if folders else None
-
-    def _unsettled(self, path: str) -> bool:
-        """A file may still be being written: it exists and changed in the last
-        ``stable_seconds`` (a photo moved or copied in with its old mtime is settled)."""
-        try:
-            return time.time() - os.stat(path).st_mtime < self.stable
-        except OSError:
-            return False
+        batch, self._pending = self._pending.take(now, self.stable, self._folders)
+        return batch
 
     def _run(self, batch: Batch) -> None:
         try:
@@ -364,7 +294,8 @@ class Watcher:
             log.warning("Updating the library failed (%s); trying again in %g s.", exc,
                         self.check_seconds)
             with self._cond:
-                self._touch(time.monotonic() + self.check_seconds - self.quiet, batch.folders)
+                retry_at = time.monotonic() + self.check_seconds - self.quiet
+                self._pending.touch(retry_at, batch.folders)
             return
         finally:
             self.batches += 1
@@ -406,17 +337,3 @@ def _identity(folder: str) -> tuple | None:
     except OSError:
         return None
 
-
-def _outermost(folders: Iterable[str], roots: list[str]) -> list[str]:
-    """The folders inside a root (nearest existing ancestor of each, within its root), with
-    those inside another one dropped; sorted."""
-    found = set()
-    for folder in folders:
-        root = next((r for r in roots if offline.inside(folder, r)), None)
-        if root is None:
-            continue
-        while folder != root and not os.path.isdir(folder):
-            folder = os.path.dirname(folder)
-        found.add(folder)
-    return sorted(f for f in found
-                  if not any(o != f and offline.inside(f, o) for o in found))

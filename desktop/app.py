@@ -26,7 +26,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from clipcore.config import APP_NAME
 from clipcore.errors import ClipcoreError
 
-from .controller import Controller, default_spec_resolver
+from .controller import Controller
+from .model_choice import default_spec_resolver
 from .main_window import MainWindow
 from .settings import default_qsettings, load_settings
 from .thumbnails import ThumbnailCache, ThumbnailLoader

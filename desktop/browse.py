@@ -3,7 +3,7 @@ like these" / "less like this"), the date filter, the folder filter, score badge
 pages while scrolling, acting on results, and the keyboard.
 
 The window builds one :class:`Browse`; it adds its widgets to the window's layout and turns
-the user's choices into :class:`~desktop.controller.SearchRequest` fields. Every search is
+the user's choices into :class:`~desktop.search_request.SearchRequest` fields. Every search is
 clipcore's (``Searcher.search`` with examples, folder, dates, sort, threshold, offset).
 """
 

@@ -12,9 +12,7 @@ pending model becomes active here. A cancelled or interrupted re-index resumes a
 
 from __future__ import annotations
 
-import os
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -22,57 +20,14 @@ from PySide6.QtCore import QObject, Signal
 from clipcore.download import DownloadCancelled
 from clipcore.errors import WeightsMissingError
 
+from .index_runs import IndexRuns
 from .live_watch import LiveWatch
+from .model_choice import default_spec_resolver, spec_label
+from .search_request import SearchRequest
 from .settings import AppSettings
 from .workers import IndexWorker, ModelLoader, WorkPool, user_message
 
-__all__ = ["Controller", "SearchRequest", "default_spec_resolver", "MODEL_ENV"]
-
-MODEL_ENV = "CLIPDESK_MODEL"
-
-
-def default_spec_resolver(settings: AppSettings):
-    """ModelSpec for the settings: ``$CLIPDESK_MODEL`` (preset, open_clip name or config JSON)
-    when set, else the preset chosen in the settings, on the chosen device.
-
-    Raises :class:`~clipcore.errors.ModelNotFoundError` for an unknown preset or model.
-    """
-    from clipcore.presets import resolve_model_spec
-
-    override = os.environ.get(MODEL_ENV)
-    return resolve_model_spec(override or settings.preset, device=settings.device,
-                              checkpoint=None if override else settings.checkpoint or None)
-
-
-@dataclass
-class SearchRequest:
-    """One search: text (query language) and/or image (path or encoded bytes), or
-    ``similar_to`` (an image id), plus ``examples`` ((target, signed weight) pairs: image ids
-    or paths, "more like these" / "less like this"). Filters: ``folder`` (absolute path),
-    ``dates`` (a clipcore DateRange), ``threshold`` (sent to clipcore for the date sort, which
-    covers every match above it), ``sort`` ("relevance" | "date"). ``offset``: results already
-    shown (a further page). ``label`` is what the window shows for it."""
-
-    text: str | None = None
-    image: object | None = None
-    similar_to: int | None = None
-    label: str = ""
-    k: int = 200
-    examples: list = field(default_factory=list)
-    folder: str | None = None
-    dates: object | None = None
-    threshold: float | None = None
-    sort: str = "relevance"
-    offset: int = 0
-
-    @property
-    def empty(self) -> bool:
-        return not (self.text or self.image is not None or self.similar_to is not None
-                    or self.examples)
-
-    def next_page(self, shown: int) -> SearchRequest:
-        """The same search for the results after the first ``shown``."""
-        return dataclasses.replace(self, offset=shown)
+__all__ = ["Controller"]
 
 
 @dataclass
@@ -81,7 +36,7 @@ class _Model:
     searcher: object | None = None
 
 
-class Controller(QObject):
+class Controller(IndexRuns, QObject):
     """Drives clipcore for the window.
 
     Signals (all delivered on the GUI thread):
@@ -181,14 +136,14 @@ class Controller(QObject):
         spec = model.loader.spec
         model.searcher = Searcher(self.library, model.loader.get, model_identity=spec.identity())
         self._active = model
-        self.model_state.emit("loading", f"Loading the model {_spec_label(spec)}…")
+        self.model_state.emit("loading", f"Loading the model {spec_label(spec)}…")
         self.pool.run(model.loader.get, on_result=lambda enc, m=model: self._model_loaded(m, enc),
                       on_error=lambda err, m=model: self._model_failed(m, err))
 
     def _model_loaded(self, model: _Model, encoder) -> None:
         if model is self._active:
             self.device_changed.emit(getattr(encoder, "device_description", str(encoder.device)))
-            self.model_state.emit("ready", _spec_label(model.loader.spec))
+            self.model_state.emit("ready", spec_label(model.loader.spec))
 
     def _model_failed(self, model: _Model, err: Exception) -> None:
         if model is self._active:
@@ -235,8 +190,8 @@ class Controller(QObject):
 
     def _start_reindex(self, spec) -> None:
         self._pending = self._model(spec)
-        self.reindex_notice.emit(f"Re-indexing with the model {_spec_label(spec)}; search uses "
-                                 f"the previous model ({_spec_label(self._active.loader.spec)}) "
+        self.reindex_notice.emit(f"Re-indexing with the model {spec_label(spec)}; search uses "
+                                 f"the previous model ({spec_label(self._active.loader.spec)}) "
                                  "until it is done.")
 
     def _model(self, spec) -> _Model:
@@ -255,129 +210,6 @@ class Controller(QObject):
         for model in (self._active, self._pending):
             if model is not None:
                 model.loader.cancel()
-
-    # ------------------------------------------------------------------ indexing
-    @property
-    def is_indexing(self) -> bool:
-        return self._worker is not None
-
-    def add_folder(self, path: str) -> None:
-        """Add a library folder and index it (queued behind a running index)."""
-        self.index([os.path.abspath(path)])
-
-    def index(self, folders: list[str] | None = None) -> None:
-        """Index ``folders`` (default: every library folder) in the background.
-
-        While a run is going, the folders are queued for the next run. A pending model always
-        re-indexes every folder, so it can become active when the run completes.
-        """
-        if self._closing:
-            return
-        if self.target_model is None:   # not started yet (or no model): run once it is
-            self._index_queue += [p for p in folders or [] if p not in self._index_queue]
-            return
-        every = [f.path for f in self.folders]
-        if folders is None:
-            wanted = every
-        elif self._pending is not None:
-            wanted = every + [p for p in folders if p not in every]
-        else:
-            wanted = list(folders)
-        if self._worker is not None:
-            self._index_queue += [p for p in wanted if p not in self._index_queue]
-            return
-        wanted += [p for p in self._index_queue if p not in wanted]
-        self._index_queue = []
-        if not wanted:
-            return
-        options = dict(self.index_options, **({"defer": frozenset(self._defer)} if self._defer
-                                              else {}))
-        self._defer, self._waiters = set(), self.live.take_waiting()
-        worker = IndexWorker(self.library, wanted, self.target_model.loader,
-                             thumbnails=self.thumbnails, exclude=tuple(self.settings.exclude),
-                             count_model=self._active.loader.spec.identity(),
-                             options=options, parent=self)
-        worker.progress.connect(self.index_progress)
-        worker.folders.connect(self._set_folders)
-        worker.failed.connect(self.message)
-        worker.done.connect(self._index_done)
-        worker.finished.connect(worker.deleteLater)
-        self._worker, self.indexing = worker, wanted
-        self.indexing_started.emit(wanted)
-        worker.start()
-
-    def cancel_indexing(self) -> None:
-        """Stop after the current batch; what is committed stays, the next run resumes."""
-        self._index_queue = []
-        if self._worker is not None:
-            self._worker.cancel()
-
-    def _index_done(self, summary) -> None:
-        worker, self._worker, self.indexing = self._worker, None, []
-        for waiter in self._waiters:     # the watch may ask for its next batch
-            waiter.set()
-        self._waiters = []
-        if worker is not None:
-            worker.wait()
-        completed = summary is not None and not summary.cancelled
-        pending = self._pending
-        if (completed and not self._closing and pending is not None
-                and worker.model is pending.loader):
-            self._pending = None   # the indexer has switched the library's model
-            self._activate(pending)
-            self._refresh_folders()
-            self.reindex_notice.emit("")
-        self.indexing_finished.emit(summary)
-        after, self._after_index = self._after_index, []
-        for action in after:
-            action()
-        if self._closing:
-            self._check_idle()
-        elif self._index_queue:
-            self.index([])
-
-    def _set_folders(self, folders, count: int) -> None:
-        before = {f.path for f in self.folders}
-        self.folders, self.indexed_count = folders, count
-        self.folders_changed.emit(folders, count)
-        if before != {f.path for f in folders} and (self.settings.watch or self.live.running):
-            self._restart_watch()
-
-    # ------------------------------------------------------------------ live watch
-    def _restart_watch(self) -> None:
-        """Watch the library folders if the settings say so (OS watches set up in a worker)."""
-        if self._closing:
-            return
-        paths = [f.path for f in self.folders]
-        if self.settings.watch and paths:
-            self.pool.run(self.live.start, paths, self.settings.rescan_minutes * 60.0,
-                          on_error=self._report)
-        elif self.live.running:
-            self.pool.run(self.live.stop, on_error=self._report)
-            self.watch_states.emit({})
-
-    def _watch_batch(self, batch) -> None:
-        """The watch saw changes: index those folders (queued behind a running index)."""
-        self._defer |= batch.defer
-        self.index(list(batch.folders))
-
-    def _refresh_folders(self) -> None:
-        identity = self._active.loader.spec.identity() if self._active else None
-        self.pool.run(lambda: (self.library.folders(), self.library.count(identity)),
-                      on_result=lambda r: self._set_folders(*r), on_error=self._report)
-
-    def remove_folder(self, path: str) -> None:
-        """Forget a folder and its images in the catalog (never touches the files)."""
-        def remove():
-            self.pool.run(self.library.remove_folder, path, on_error=self._report,
-                          on_result=lambda _r: self._refresh_folders())
-
-        if self._worker is not None:
-            resume = [p for p in self.indexing if p != path]
-            self._worker.cancel()
-            self._after_index += [remove, lambda: self.index(resume)]
-        else:
-            remove()
 
     def request_skipped(self) -> None:
         """Read the skipped files (path + reason) in a worker; answer with ``skipped_ready``."""
@@ -453,8 +285,3 @@ class Controller(QObject):
             self.library.close()
             self.shutdown_done.emit()
 
-
-def _spec_label(spec) -> str:
-    if getattr(spec, "preset", None):
-        return spec.preset
-    return os.path.basename(spec.name) if spec.name.endswith(".json") else spec.name

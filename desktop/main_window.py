@@ -11,38 +11,27 @@ import os
 
 from PySide6.QtCore import QMimeData, QTimer, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPixmap
-from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QSplitter, QStackedWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QMainWindow
 
 from .browse import Browse
-from .controller import MODEL_ENV, Controller, SearchRequest
+from .controller import Controller
 from .empty_states import choose_empty_page
-from .integration import pictures_folder
-from .menus import build_menus, image_file_filter
-from .mime import dropped_folders, dropped_image, file_url
-from .models.folders import FoldersModel
-from .models.results import ResultsModel
-from .model_state import ModelPageDriver
+from .mime import file_url
+from .model_choice import MODEL_ENV
+from .search_request import SearchRequest
 from .settings import available_devices, save_settings
 from .thumbnails import ThumbnailLoader
-from .widgets.index_progress import IndexProgress
-from .widgets.library_panel import LibraryPanel
-from .widgets.model_page import ModelPage
-from .widgets.notices import EmptyState, MessageBar
-from .widgets.result_filters import ResultFilters
-from .widgets.results_view import ResultsView
-from .widgets.search_bar import SearchBar
 from .widgets.settings_dialog import SettingsDialog
 from .widgets.skipped_dialog import SkippedDialog
+from .window_input import WindowInput
+from .window_layout import build_window
 
 __all__ = ["MainWindow"]
 
-ICON_SIDE = 160   # logical px of a result cell's picture
 SEARCHING = "Searching…"
 
 
-
-class MainWindow(QMainWindow):
+class MainWindow(WindowInput, QMainWindow):
     """``closed`` fires once the window has closed and every worker has stopped."""
 
     closed = Signal()
@@ -60,54 +49,11 @@ class MainWindow(QMainWindow):
         self._model_state = ("loading", "")
         self._have_folders = False
         self._closing = self._shut_down = self._dpr_connected = False
-        self._build()
+        build_window(self)
         self._connect()
         self.browse = Browse(self)   # viewer, chips, date/folder filters, actions, keyboard
 
-    # ------------------------------------------------------------------ layout
-    def _build(self) -> None:
-        self.folders_model = FoldersModel(self)
-        self.library_panel = LibraryPanel(self.folders_model)
-        self.search_bar = SearchBar()
-        self.results_model = ResultsModel(ICON_SIDE, self)
-        self.results_view = ResultsView()
-        self.results_view.setModel(self.results_model)
-        self.results_view.set_icon_side(ICON_SIDE)
-        self.empty = EmptyState()
-        self.pages = QStackedWidget()
-        self.pages.addWidget(self.empty)
-        self.pages.addWidget(self.results_view)
-        self.model_page = ModelPage()
-        self.pages.addWidget(self.model_page)
-        self.model_driver = ModelPageDriver(self, self.model_page)
-        self.message_bar = MessageBar()
-        self.progress = IndexProgress()
-
-        self.filters = ResultFilters()
-        self.min_score, self.sort, self.result_info = (self.filters.min_score, self.filters.sort,
-                                                       self.filters.info)
-
-        right = QWidget()
-        column = QVBoxLayout(right)
-        column.addWidget(self.search_bar)
-        column.addWidget(self.filters)
-        column.addWidget(self.message_bar)
-        column.addWidget(self.pages, 1)
-        column.addWidget(self.progress)
-        splitter = QSplitter()
-        self.library_panel.setMinimumWidth(220)
-        splitter.addWidget(self.library_panel)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([260, 920])
-        self.setCentralWidget(splitter)
-
-        self.device_label, self.model_label, self.count_label = QLabel(), QLabel(), QLabel()
-        for label in (self.device_label, self.model_label, self.count_label):
-            self.statusBar().addPermanentWidget(label)
-        self.actions = build_menus(self)
-        self.add_action, self.paste_action = self.actions.add_folder, self.actions.paste
-
+    # ------------------------------------------------------------------ wiring
     def _connect(self) -> None:
         c = self.controller
         c.model_state.connect(self._on_model_state)
@@ -207,53 +153,6 @@ class MainWindow(QMainWindow):
         image's picture is kept)."""
         self.loader.forget(keep=[self._query_image] if isinstance(self._query_image, str) else [])
         self.results_model.set_hits(hits, more)
-
-    # ------------------------------------------------------------------ input: dialogs, drops, paste
-    def choose_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Add a folder of photos", pictures_folder())
-        if path:
-            self.controller.add_folder(path)
-
-    def choose_image(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Search by image", "", image_file_filter())
-        if path:
-            self.set_query_image(path)
-
-    def dragEnterEvent(self, event) -> None:
-        mime = event.mimeData()
-        if dropped_folders(mime) or dropped_image(mime) is not None:
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        if self.handle_mime(event.mimeData()):
-            event.acceptProposedAction()
-
-    def handle_mime(self, mime: QMimeData) -> bool:
-        """Folders are added to the library; an image becomes the query image. True if used."""
-        folders = dropped_folders(mime)
-        for folder in folders:
-            self.controller.add_folder(folder)
-        if folders:
-            return True
-        image = dropped_image(mime)
-        if image is not None:
-            self.set_query_image(image)
-            return True
-        return False
-
-    def paste(self) -> bool:
-        """Ctrl+V outside the search box: an image or image file on the clipboard."""
-        if self.handle_mime(QGuiApplication.clipboard().mimeData()):
-            return True
-        self.statusBar().showMessage("The clipboard holds no image or image file.", 4000)
-        return False
-
-    def _paste_in_search_bar(self) -> None:
-        mime = QGuiApplication.clipboard().mimeData()
-        if dropped_image(mime) is not None or dropped_folders(mime):
-            self.handle_mime(mime)
-        else:
-            self.search_bar.paste_text()
 
     # ------------------------------------------------------------------ results actions
     def open_path(self, path: str) -> None:

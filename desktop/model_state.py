@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from clipcore.download import DownloadCancelled
 
-from .controller import MODEL_ENV
+from .model_choice import MODEL_ENV
 from .widgets.model_page import ModelPage
 
 __all__ = ["ModelPageDriver", "DEMO_PRESET"]

@@ -115,7 +115,7 @@ class FolderChip(QFrame):
 class QueryChips(QWidget):
     """The chips row. ``changed()`` fires whenever the examples or the folder change.
 
-    ``examples()`` -> [(target, signed weight)] for :class:`~desktop.controller.SearchRequest`;
+    ``examples()`` -> [(target, signed weight)] for :class:`~desktop.search_request.SearchRequest`;
     ``folder`` is the folder results are limited to (None: the whole library).
     """
 

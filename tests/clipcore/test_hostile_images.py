@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipcore import imaging
+from clipcore import imagefile, imaging
 from clipcore.budget import PixelBudget
 from clipcore.cli import main
 from clipcore.encoder import Encoder
@@ -249,7 +249,7 @@ def test_reduced_conversion_equals_the_full_one():
 def test_big_files_are_streamed_and_checked_unchanged(tmp_path, monkeypatch):
     path = tmp_path / "big.png"
     make_photos(tmp_path / "src", 1, size=400)[0].replace(path)
-    monkeypatch.setattr(imaging, "WHOLE_READ_BYTES", 1000)   # so this file is "big"
+    monkeypatch.setattr(imagefile, "WHOLE_READ_BYTES", 1000)   # so this file is "big"
     assert imaging.decode_image(path, min_side=0).image.size == (400, 400)
 
     class Touching(PixelBudget):

@@ -13,7 +13,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 
 from clipcore.config import ModelSpec
 from clipcore.library import Library
-from desktop.controller import SearchRequest
+from desktop.search_request import SearchRequest
 from desktop.settings import AppSettings
 
 from tests.desktop.helpers import (INDEX_TIMEOUT_MS, IndexGate, close_window, drop, file_mime,
