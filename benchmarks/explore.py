@@ -5,7 +5,12 @@ vectors (issue 13: 100,000 vectors; duplicates <= 60 s, groups <= 60 s, map <= 3
 The vectors are clustered (benchmarks.synthetic) with 1% near-duplicate copies (noise of
 norm 0.05). Each job runs on plain arrays, as clipcore's library functions call it; the HNSW
 index the duplicate finder queries is built first (as the library keeps it, not timed as part of
-the job). Cancel latency: a second run of each job is cancelled 1 s after its start; the table
+the job). ``--library DATA_DIR`` instead reads the vectors of an already built library (e.g.
+the 100,000-vector one benchmarks/browse.py keeps in the scratch folder, HNSW M=16,
+ef_construction=64) and the duplicate finder queries that library's own saved HNSW index
+through ``Library.neighbours``, as ``find_duplicates`` does; the 1% planted copies then exist
+only in memory (they are the queries, their sources are in the index), and building the
+100,000-vector index under load (which never finished on this machine) is skipped. Cancel latency: a second run of each job is cancelled 1 s after its start; the table
 says how long it took to stop. Peak extra RAM: the highest RSS sampled every 50 ms during the
 job minus the RSS before it.
 """
@@ -13,6 +18,7 @@ job minus the RSS before it.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 
@@ -74,34 +80,56 @@ def main(argv=None) -> str:
 
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--library", metavar="DATA_DIR",
+                        help="read the vectors + HNSW index of this built library (see above)")
     parser.add_argument("--jobs", nargs="*", default=["duplicates", "groups", "map", "tag refresh"],
                         help="which jobs to run (default: all four)")
     args = parser.parse_args(argv)
     report = Report("Exploring a library (issue 13)")
     report.emit(f"_Machine: {machine_line()}. Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
                 f"`python -m benchmarks.explore --size {args.size}`._\n")
-    n, dim = args.size, 512
+    library = None
+    if args.library:
+        from clipcore.library import Library
+
+        library = Library.open(args.library)
+        ids, vectors = library.all_vectors()
+        n, dim = vectors.shape
+    else:
+        n, dim = args.size, 512
+        vectors = clustered_unit_vectors(n, dim, clusters=max(10, n // 100))
+        ids = np.arange(n, dtype=np.int64)
     rng = np.random.default_rng(0)
-    vectors = clustered_unit_vectors(n, dim, clusters=max(10, n // 100))
     dup = rng.choice(n, n // 100, replace=False)
     src = rng.choice(n, n // 100, replace=False)
     noisy = vectors[src] + 0.05 * rng.standard_normal((len(src), dim), dtype=np.float32) / np.sqrt(dim)
     vectors[dup] = noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
-    ids = np.arange(n, dtype=np.int64)
     hashes = [(int(i), int(i)) for i in range(n)]
     for a, b in zip(dup.tolist(), src.tolist()):
         hashes[a] = hashes[b]
 
     start = time.perf_counter()
-    index = hnswlib.Index(space="ip", dim=dim)
-    index.init_index(max_elements=n, M=32, ef_construction=200, random_seed=100)
-    index.add_items(vectors, ids, num_threads=-1)
-    index.set_ef(128)
-    build = time.perf_counter() - start
+    if library is not None:
+        library.neighbours(vectors[:1], 2)      # loads the saved index
+        build = time.perf_counter() - start
+        how = f"the saved HNSW index of {args.library} loaded in {build:.0f} s"
 
-    def knn_all(s, e, k):
-        labels, dists = index.knn_query(vectors[s:e], k=k + 1, num_threads=-1)
-        return labels.astype(np.int64), (1 - dists).astype(np.float32)
+        def knn_all(s, e, k):   # as clipcore.duplicates.find_duplicates maps ids to rows
+            found, cos = library.neighbours(vectors[s:e], k + 1)
+            rows = np.searchsorted(ids, found.clip(min=0))
+            rows = np.where((found >= 0) & (ids[rows.clip(max=n - 1)] == found), rows, -1)
+            return rows, cos
+    else:
+        index = hnswlib.Index(space="ip", dim=dim)
+        index.init_index(max_elements=n, M=32, ef_construction=200, random_seed=100)
+        index.add_items(vectors, ids, num_threads=-1)
+        index.set_ef(128)
+        build = time.perf_counter() - start
+        how = f"HNSW index built first in {build:.0f} s (M=32, ef_construction=200)"
+
+        def knn_all(s, e, k):
+            labels, dists = index.knn_query(vectors[s:e], k=k + 1, num_threads=-1)
+            return labels.astype(np.int64), (1 - dists).astype(np.float32)
 
     labels = rng.standard_normal((150, dim), dtype=np.float32)
     labels /= np.linalg.norm(labels, axis=1, keepdims=True)
@@ -117,6 +145,7 @@ def main(argv=None) -> str:
     jobs = {name: fn for name, fn in jobs.items() if name in args.jobs}
     limits = {name: limit for name, limit in limits.items() if name in jobs}
     for name, fn in jobs.items():
+        print(f"{name} ...", file=sys.stderr, flush=True)
         load = os.getloadavg()[0]
         result, seconds, extra = _timed(fn)
         stop = _cancel_latency(fn)
@@ -127,8 +156,7 @@ def main(argv=None) -> str:
                   "tag refresh": lambda r: f"{int((r >= 1.5).sum())} photos tagged"}[name](result)
         rows.append((name, f"{seconds:.1f}", fmt_bytes(extra),
                      "finished first" if stop is None else f"{stop:.2f}", f"{load:.2f}", detail))
-    report.emit(f"{n:,} vectors of {dim} dims; HNSW index built first in {build:.0f} s (M=32, "
-                "ef_construction=200, not part of the duplicates time).\n")
+    report.emit(f"{n:,} vectors of {dim} dims; {how} (not part of the duplicates time).\n")
     report.table(["job", "seconds", "peak extra RAM", "seconds to stop after cancel",
                   "load average at start", "result"], rows)
     for name, limit in limits.items():
@@ -137,6 +165,8 @@ def main(argv=None) -> str:
         report.target(f"{name} <= {limit} s" + (" and <= 1 GB extra RAM" if name == "map" else ""),
                       f"{seconds:.1f} s" + (f", {fmt_bytes(extra)}" if name == "map" else ""), ok,
                       "" if ok else "measured under load (see the load average)")
+    if library is not None:
+        library.close()
     return report.text()
 
 

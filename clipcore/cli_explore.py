@@ -52,6 +52,8 @@ def add_commands(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--groups", type=int, metavar="K", help="number of groups (default: chosen)")
     p.add_argument("--vocabulary", metavar="FILE",
                    help="labels to name groups with, one per line (default: everyday labels)")
+    p.add_argument("--regroup", action="store_true",
+                   help="cluster again instead of updating the cached groups")
     p.add_argument("--json", action="store_true", help='print a JSON array of {"name", "paths"}')
     p.set_defaults(run=_cmd_groups)
 
@@ -161,8 +163,10 @@ def _cmd_duplicates(args) -> int:
 
 
 def _cmd_groups(args) -> int:
-    from .groups import make_groups
-    from .vocabulary import label_embeddings, load_labels
+    from .cli import _model_spec
+    from .encoder import Encoder
+    from .group_cache import library_groups
+    from .vocabulary import load_labels
 
     if args.groups is not None and args.groups < 1:
         raise ClipcoreError(f"--groups must be at least 1, not {args.groups}.")
@@ -170,14 +174,14 @@ def _cmd_groups(args) -> int:
     bar = _Bar()
     with _library(args) as library:
         _need_vectors(library)
-        encoder = _encoder(args, library)
-        ids, vectors = library.all_vectors(encoder.identity)
-        try:
-            groups = make_groups(ids, vectors, label_embeddings(encoder, labels), labels,
-                                 args.groups, progress=bar)
+        spec = _model_spec(args, library, indexed=True)
+        try:   # cached per model (group_cache); the model loads only to name new groups
+            groups = library_groups(library, lambda: Encoder.load(spec),
+                                    model_identity=spec.identity(), labels=labels,
+                                    k=args.groups, refit=args.regroup, progress=bar)
         finally:
             bar.close()
-        paths = {r.id: r.path for r in library.images(ids.tolist())}
+        paths = {r.id: r.path for r in library.images([i for g in groups for i in g.ids])}
     if args.json:
         _dump([{"name": g.name, "paths": [paths[i] for i in g.ids if i in paths]} for g in groups])
     else:

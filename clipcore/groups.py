@@ -19,13 +19,13 @@ the centre; members are listed closest first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .jobs import Progress, check_cancel, report
 
-__all__ = ["MAX_GROUPS", "Group", "cluster", "make_groups", "name_groups"]
+__all__ = ["MAX_GROUPS", "Group", "cluster", "groups_from", "make_groups", "name_groups"]
 
 MAX_GROUPS = 80          # the most groups offered (a list a person can scan)
 MIN_PER_GROUP = 6        # at most N / MIN_PER_GROUP groups
@@ -38,11 +38,13 @@ _ASSIGN_BLOCK = 8_192
 class Group:
     """One visual group: ``name`` (a vocabulary label), ``ids`` (catalog image ids, closest to
     the centre first; ``ids[0]`` is the cover), ``score`` (cosine of the name's text embedding
-    with the group centre)."""
+    with the group centre), ``closeness`` (cosine of each member with the centre, in the
+    order of ``ids``)."""
 
     name: str
     ids: list[int]
     score: float
+    closeness: list[float] = field(default_factory=list)
 
 
 def _candidates(k_max: int) -> list[int]:
@@ -143,14 +145,23 @@ def make_groups(ids: np.ndarray, vectors: np.ndarray, label_vectors: np.ndarray,
     """Cluster and name: ``ids`` (N,) int64 catalog ids of ``vectors`` (N, D) float32
     L2-normalised -> groups, largest first. Raises jobs.Cancelled."""
     assignment, centres = cluster(vectors, k, cancel=cancel, progress=progress)
-    names = name_groups(centres, label_vectors, labels)
+    return groups_from(ids, vectors, assignment, centres, name_groups(centres, label_vectors, labels))
+
+
+def groups_from(ids: np.ndarray, vectors: np.ndarray, assignment: np.ndarray,
+                centres: np.ndarray, names: list[tuple[str, float]]) -> list[Group]:
+    """Groups from a clustering: ``assignment`` (N,) int64 group of each row of ``vectors``
+    (N, D) (catalog ``ids`` (N,)), ``centres`` (k, D) L2-normalised, ``names`` [(name,
+    score)] per centre -> non-empty groups, largest first, members closest to the centre
+    first."""
     groups = []
     for g in range(len(centres)):
         rows = np.flatnonzero(assignment == g)
         if not len(rows):
             continue
         closeness = vectors[rows] @ centres[g]
-        order = rows[np.argsort(-closeness, kind="stable")]
-        groups.append(Group(names[g][0], [int(i) for i in ids[order]], names[g][1]))
+        rank = np.argsort(-closeness, kind="stable")
+        groups.append(Group(names[g][0], [int(i) for i in ids[rows[rank]]], names[g][1],
+                            [float(c) for c in closeness[rank]]))
     groups.sort(key=lambda gr: (-len(gr.ids), gr.name))
     return groups

@@ -36,7 +36,8 @@ from shiboken6 import isValid
 
 from clipcore.errors import ClipcoreError
 
-__all__ = ["Task", "WorkPool", "ModelLoader", "IndexWorker", "running_work", "user_message"]
+__all__ = ["Task", "WorkPool", "ModelLoader", "IndexWorker", "JobWorker", "running_work",
+           "user_message"]
 
 _POOLS: "weakref.WeakSet[WorkPool]" = weakref.WeakSet()
 _THREADS: "weakref.WeakSet[QThread]" = weakref.WeakSet()
@@ -241,6 +242,63 @@ class IndexWorker(QThread):
             self.failed.emit(user_message(err))
         finally:   # even when a BaseException ends the thread, the window stops waiting
             self.done.emit(self.summary)
+
+
+class JobWorker(QThread):
+    """Runs one cancellable clipcore library job (duplicates, groups, map, tags; clipcore.jobs)
+    in its own thread: ``fn(cancel, progress)`` with ``cancel`` a threading.Event the job checks
+    between blocks and ``progress(done, total, phase)``.
+
+    Signals (queued to the GUI thread): ``progress(done, total, phase)`` at most every
+    ``min_interval`` s (and on every phase change), then exactly one of ``done(result)``,
+    ``cancelled()`` (the job raised clipcore.jobs.Cancelled: nothing changed) or
+    ``failed(message)`` (a one-line user message).
+
+    The worker has no Qt parent and keeps itself alive until its thread has ended, so closing
+    the view that started it never destroys a running QThread (which aborts the process);
+    a view that closes calls :meth:`cancel` and stops listening.
+    """
+
+    progress = Signal(int, int, str)
+    done = Signal(object)
+    cancelled = Signal()
+    failed = Signal(str)
+
+    _alive: "set[JobWorker]" = set()
+
+    def __init__(self, fn: Callable[..., Any], min_interval: float = 0.1):
+        super().__init__()
+        self.fn, self.min_interval = fn, min_interval
+        self.cancel_event = threading.Event()
+        self._last = (0.0, "")
+        JobWorker._alive.add(self)
+        self.finished.connect(self._ended)
+        _THREADS.add(self)
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def _ended(self) -> None:
+        JobWorker._alive.discard(self)
+        self.deleteLater()
+
+    def _progress(self, done: int, total: int, phase: str) -> None:
+        now = time.monotonic()
+        if phase != self._last[1] or now - self._last[0] >= self.min_interval or done >= total:
+            self._last = (now, phase)
+            self.progress.emit(int(done), int(total), str(phase))
+
+    def run(self) -> None:
+        from clipcore.jobs import Cancelled
+
+        try:
+            result = self.fn(self.cancel_event, self._progress)
+        except Cancelled:
+            self.cancelled.emit()
+        except Exception as err:  # noqa: BLE001 -- shown to the user, never a traceback
+            self.failed.emit(user_message(err))
+        else:
+            self.done.emit(result)
 
 
 def running_work() -> list[str]:
