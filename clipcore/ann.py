@@ -140,15 +140,19 @@ class HnswIndex:
                 with contextlib.suppress(RuntimeError):
                     self._index.mark_deleted(i)
 
-    def search(self, query: np.ndarray, k: int, allowed=None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: np.ndarray, k: int, allowed=None, text: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
         """query (D,) float32 -> (ids, cosine scores) best first, at most k, none deleted.
-        ``allowed`` (a set of ids) restricts the result through hnswlib's filter."""
+        ``allowed`` (a set of ids) restricts the result through hnswlib's filter. ``text``: a
+        text query (far from the photos: the wider beam of ``IndexParams.ef_for``). Two
+        searches at once with different beams may each run with the other's (hnswlib keeps
+        one ef per index): a little more or less recall, never a wrong result."""
         k = min(k, self.live if allowed is None else min(self.live, len(allowed)))
         if k <= 0:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         filt = (lambda label: label in allowed) if allowed is not None else None
         with self.lock.read():
-            ef = self.params.ef_for(self.live, k)
+            ef = self.params.ef_for(self.live, k, text)
             if ef != self._index.ef:
                 self._index.set_ef(ef)
             try:

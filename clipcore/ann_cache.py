@@ -92,13 +92,15 @@ class AnnCache:
     # -- search --------------------------------------------------------------------------
     def nearest(self, query: np.ndarray, model_identity: str, k: int,
                 folder: str | None = None, only: np.ndarray | None = None,
-                dates: tuple[str | None, str | None] | None = None) -> list[tuple[int, float]]:
+                dates: tuple[str | None, str | None] | None = None, text: bool = False
+                ) -> list[tuple[int, float]]:
         """query (D,) float32 L2-normalised -> [(image_id, cosine)] best first, at most k,
         never a deleted image. Filters, applied before the k nearest are taken (a filtered
         search returns min(k, matching) hits): ``folder``, an absolute path (images inside it:
         a library folder or any folder inside one); ``only``, ids (n,) int64; ``dates``,
         ``[lo, hi)`` ISO strings (either None = open) on the date taken (see clipcore.dates).
-        [] for a model with no vectors."""
+        ``text``: the query comes from words (HNSW searches it with a wider beam, see
+        ``IndexParams.ef_for``). [] for a model with no vectors."""
         mc = self._model(model_identity)
         if mc is None or k <= 0:
             return []
@@ -126,7 +128,8 @@ class AnnCache:
         elif allowed is not None and len(allowed) < self.params.exact_below:
             found = self._exact_among(mc, allowed, query, k)
         else:
-            found = hnsw.search(query, k, None if allowed is None else set(allowed.tolist()))
+            found = hnsw.search(query, k, None if allowed is None else set(allowed.tolist()),
+                                text=text)
             if allowed is not None and len(found[0]) < min(k, len(allowed)):
                 # hnswlib's filtered search can miss reachable matches: never return fewer
                 # than k while more exist

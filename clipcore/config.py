@@ -177,18 +177,25 @@ class IndexParams:
     0.42 vs 0.21 ms at 5,000), so small libraries get exact answers at no cost.
     ``ef_step``: the beam widens with the library (:meth:`ef_for`): at 1M vectors, ef=128 gave
     recall@10 0.854 for queries off the photo clusters (like text queries) and ef=512 gave
-    0.989 at ~3 ms (benchmarks/RESULTS.md, query latency), so ef grows by ``ef`` per
-    ``ef_step`` vectors.
+    0.989 at ~3 ms, while queries on the clusters (an image's own vector, "find similar") had
+    0.996 at ef=128 and 0.997 at ef=256 (benchmarks/RESULTS.md, query latency). So image
+    queries grow by ``ef`` per ``ef_step`` vectors (1M -> 256) and text queries, which sit
+    far from every photo (the modality gap), start at ``text_ef`` and grow by it per
+    ``text_ef_step`` vectors (1M -> 1,024).
     """
 
     M: int = 32
     ef_construction: int = 200
     ef: int = 128
     exact_below: int = 4_000
-    ef_step: int = 250_000
+    ef_step: int = 500_000
+    text_ef: int = 256
+    text_ef_step: int = 250_000
 
-    def ef_for(self, live: int, k: int) -> int:
-        """Query-time ef for an index of ``live`` vectors and ``k`` results: ``ef`` up to
-        ``ef_step`` vectors, one more ``ef`` per further ``ef_step`` (1M -> 4 x ef), >= k."""
-        steps = max(1, -(-live // self.ef_step))
-        return max(self.ef * steps, k)
+    def ef_for(self, live: int, k: int, text: bool = False) -> int:
+        """Query-time ef for an index of ``live`` vectors and ``k`` results, >= k: for an
+        image query ``ef`` per started ``ef_step`` vectors; for a text query (``text``)
+        ``text_ef`` per started ``text_ef_step`` vectors."""
+        base, step = (self.text_ef, self.text_ef_step) if text else (self.ef, self.ef_step)
+        steps = max(1, -(-live // step))
+        return max(base * steps, k)

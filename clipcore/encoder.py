@@ -41,6 +41,7 @@ from .config import ModelSpec
 from .devices import autocast_dtype, configure_cpu, describe_device, pick_device
 from .errors import ClipcoreError, ModelNotFoundError
 from .download import HUB_SCHEMA, fetch, hub_files
+from .query_texts import QUERY_TEXTS, QueryTexts, cpu_threads
 from .text_prefix import encode_text_prefix, prefix_text_ok
 from .weights import cached_tag_weights, hub_offline, load_checkpoint_into, weights_missing_error
 
@@ -280,6 +281,8 @@ class Encoder:
         self.reparameterized = False
         self.text_prefix = prefix_text_ok(model)
         self.channels_last = False
+        self.cpu_threads = torch.get_num_threads()     # for batches; a query uses one
+        self._queries = QueryTexts(lambda texts: self._encode_texts(texts, threads=1))
 
     @classmethod
     def load(cls, spec: ModelSpec, batch_size: int | None = None, *, progress=None,
@@ -350,13 +353,23 @@ class Encoder:
         return self.tokenizer(list(texts))
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Sequence of strings -> (N, D) float32, rows L2-normalised."""
+        """Sequence of strings -> (N, D) float32, rows L2-normalised. A query (<= QUERY_TEXTS
+        texts) runs on one CPU thread, recent ones remembered (:mod:`clipcore.query_texts`)."""
         texts = list(texts)
+        return (self._queries.encode(texts) if 0 < len(texts) <= QUERY_TEXTS
+                else self._encode_texts(texts))
+
+    def warm_up(self) -> None:
+        """One short text through the text tower, so the first query does not pay torch's
+        first-call costs; the app calls it after loading a model, off the GUI thread."""
+        self._queries.warm_up()
+
+    def _encode_texts(self, texts: list[str], threads: int | None = None) -> np.ndarray:
         encode = ((lambda t: encode_text_prefix(self.model, t)) if self.text_prefix
                   else self.model.encode_text)
         step = self.batch_size
         return self._run(encode, (self.tokenize(texts[i:i + step])
-                                  for i in range(0, len(texts), step)))
+                                  for i in range(0, len(texts), step)), threads)
 
     # -- shared ---------------------------------------------------------------------------------
 
@@ -371,9 +384,11 @@ class Encoder:
             return batch.pin_memory().to(self.device, non_blocking=True)
         return batch.to(self.device)
 
-    def _run(self, forward, batches) -> np.ndarray:
+    def _run(self, forward, batches, threads: int | None = None) -> np.ndarray:
+        """Every batch on ``threads`` CPU threads (default ``cpu_threads``; see query_texts)."""
         outputs = []
-        with torch.inference_mode(), self._autocast():
+        with (torch.inference_mode(), self._autocast(),
+              cpu_threads(self.device, threads or self.cpu_threads)):
             for batch in batches:
                 features = forward(self._to_device(batch))
                 outputs.append(F.normalize(features.float(), dim=-1))

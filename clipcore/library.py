@@ -199,7 +199,8 @@ class Library:
 
     def nearest(self, query: np.ndarray, model_identity: str, k: int,
                 folder: str | None = None, only: np.ndarray | None = None,
-                dates: tuple[str | None, str | None] | None = None) -> list[tuple[int, float]]:
+                dates: tuple[str | None, str | None] | None = None, text: bool = False
+                ) -> list[tuple[int, float]]:
         """query (D,) float32 L2-normalised -> [(image_id, cosine)] best first, at most k.
 
         Exact search (one matrix product) below ``params.exact_below`` vectors, HNSW otherwise;
@@ -207,13 +208,15 @@ class Library:
         library folder or any folder inside one); ``only`` (ids (n,) int64) to those images;
         ``dates`` = ``[lo, hi)`` ISO strings (either None = open) to images whose date taken
         falls in it (see clipcore.dates). Filters are applied before the k nearest are taken:
-        a filtered search returns min(k, matching) hits. Returns [] for a model with no vectors.
+        a filtered search returns min(k, matching) hits. ``text``: the query comes from words
+        (a wider HNSW beam: text sits far from every photo). Returns [] for a model with no
+        vectors.
         """
         identity = model_identity or self.model_identity()
         if identity is None:
             return []
         found = self.ann.nearest(query, identity, k, None if folder is None else _norm(folder),
-                                 only, dates)
+                                 only, dates, text=text)
         self.ann.forget_damaged()      # damaged vectors met on the way (never returned)
         return found
 

@@ -144,11 +144,12 @@ class Searcher:
         offset = max(0, int(offset))
         if only is not None and not len(only):
             return []
+        words = bool(text and text.strip())     # a text query: the wider HNSW beam
         if sort == SORT_DATE:
-            return self._by_date(vector, k, offset, threshold, folder, bounds, only)
+            return self._by_date(vector, k, offset, threshold, folder, bounds, only, words)
         # straight to the ANN cache: search -> AnnCache.nearest -> HnswIndex.search -> hnswlib
         pairs = self.library.ann.nearest(vector, self.model_identity, k + offset, folder,
-                                         only=only, dates=bounds)[offset:]
+                                         only=only, dates=bounds, text=words)[offset:]
         return [h for h in self._rows(pairs) if threshold is None or h.score >= threshold]
 
     def _tag_scope(self, text: str | None) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -244,23 +245,24 @@ class Searcher:
 
     def _by_date(self, vector: np.ndarray, k: int, offset: int, threshold: float | None,
                  folder: str | None, bounds: tuple[str | None, str | None] | None,
-                 only: np.ndarray | None = None) -> list[Hit]:
+                 only: np.ndarray | None = None, words: bool = False) -> list[Hit]:
         """Newest first over every match above ``threshold`` (see :meth:`search`)."""
-        pairs = self._above(vector, threshold, folder, bounds, only)
+        pairs = self._above(vector, threshold, folder, bounds, only, words)
         hits = self._rows(pairs)      # best first; the stable sort keeps that for equal dates
         hits.sort(key=lambda h: h.date_taken[:19] if h.date_taken else "", reverse=True)
         return hits[offset:offset + k]
 
-    def _above(self, vector, threshold, folder, bounds, only=None) -> list[tuple[int, float]]:
+    def _above(self, vector, threshold, folder, bounds, only=None, words=False
+               ) -> list[tuple[int, float]]:
         """Every (id, score) with score >= threshold in scope, best first (no threshold: the
         DATE_POOL best): the k nearest with k growing 4x until the last is below it."""
         if threshold is None:
             return self.library.ann.nearest(vector, self.model_identity, DATE_POOL, folder,
-                                            only=only, dates=bounds)
+                                            only=only, dates=bounds, text=words)
         k = 256
         while True:
             pairs = self.library.ann.nearest(vector, self.model_identity, k, folder,
-                                             only=only, dates=bounds)
+                                             only=only, dates=bounds, text=words)
             if len(pairs) < k or pairs[-1][1] < threshold:
                 return [p for p in pairs if p[1] >= threshold]
             k *= 4

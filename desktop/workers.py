@@ -164,8 +164,10 @@ class ModelLoader:
                 try:
                     from clipcore.encoder import Encoder
 
-                    self._encoder = Encoder.load(self.spec, progress=self.progress,
-                                                 cancel=self.cancel_event)
+                    encoder = Encoder.load(self.spec, progress=self.progress,
+                                           cancel=self.cancel_event)
+                    encoder.warm_up()     # the first query then costs what the next ones do
+                    self._encoder = encoder
                 except Exception as err:  # noqa: BLE001 -- re-raised to every caller
                     self._error = err
             if self._error is not None:

@@ -166,13 +166,16 @@ def test_sidecar_records_what_the_index_holds(tmp_path):
     assert info["count"] == 50 and info["watermark"] == 3 and info["bytes"] == hnsw.stat().st_size
 
 
-def test_query_beam_widens_with_the_library():
-    """ef is at least k, the configured ef for small indexes, and grows for large ones."""
+def test_query_beam_widens_with_the_library_and_for_text():
+    """ef is at least k, the configured ef for small indexes, and grows for large ones; a
+    text query (far from every photo) gets a wider beam than an image query."""
     from clipcore.config import IndexParams
 
     p = IndexParams()
     assert p.ef_for(10_000, 10) == p.ef
-    assert p.ef_for(10_000, 500) == 500
+    assert p.ef_for(10_000, 500) == 500 and p.ef_for(10_000, 2000, text=True) == 2000
     sizes = [100_000, 300_000, 600_000, 1_000_000]
-    efs = [p.ef_for(n, 10) for n in sizes]
-    assert efs == sorted(efs) and efs[-1] >= 4 * p.ef
+    for text in (False, True):
+        efs = [p.ef_for(n, 10, text) for n in sizes]
+        assert efs == sorted(efs) and efs[-1] >= 2 * efs[0]
+    assert all(p.ef_for(n, 10, text=True) >= 2 * p.ef_for(n, 10) for n in sizes)

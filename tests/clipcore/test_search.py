@@ -196,3 +196,27 @@ def test_an_encoder_for_another_model_is_refused(lib, tmp_path):
     for _ in range(2):  # and it stays refused
         with pytest.raises(ClipcoreError, match="not the one being searched"):
             searcher.search("a cat")
+
+
+def test_text_queries_search_with_the_wider_beam(lib, encoder, monkeypatch):
+    """Words sit far from every photo (the modality gap): the HNSW search of a text query
+    uses the text beam (IndexParams.ef_for(text=True)); "find similar" the image one."""
+    from clipcore.ann import HnswIndex
+    from clipcore.config import IndexParams
+
+    library = lib[0]
+    beams = []
+    real = HnswIndex.search
+
+    def search(self, query, k, allowed=None, text=False):
+        beams.append(self.params.ef_for(self.live, k, text))
+        return real(self, query, k, allowed, text=text)
+
+    monkeypatch.setattr(HnswIndex, "search", search)
+    params = IndexParams(exact_below=0)                  # through HNSW, not the exact matrix
+    with Library.open(library.data_dir, params) as hnsw_library:
+        searcher = Searcher(hnsw_library, lambda: encoder)
+        text_hits = searcher.search("a dog on a beach", k=3)
+        similar = searcher.similar(text_hits[0].id, k=3)
+    assert beams == [params.ef_for(12, 3, text=True), params.ef_for(12, 3)]
+    assert beams[0] > beams[1] and similar[0].id == text_hits[0].id
