@@ -12,7 +12,9 @@ through ``Library.neighbours``, as ``find_duplicates`` does; the 1% planted copi
 only in memory (they are the queries, their sources are in the index), and building the
 100,000-vector index under load (which never finished on this machine) is skipped. Cancel latency: a second run of each job is cancelled 1 s after its start; the table
 says how long it took to stop. Peak extra RAM: the highest RSS sampled every 50 ms during the
-job minus the RSS before it.
+job minus the RSS before it. CPU seconds: the process's CPU time during the job (all threads):
+on a shared machine the wall time says how long a user waited, the CPU time how much work the
+job is.
 """
 
 from __future__ import annotations
@@ -48,10 +50,10 @@ class _Peak:
 
 def _timed(fn):
     with _Peak() as peak:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = fn(None)
-        seconds = time.perf_counter() - start
-    return result, seconds, max(0, peak.peak - peak.base)
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return result, seconds, cpu, max(0, peak.peak - peak.base)
 
 
 def _cancel_latency(fn, after: float = 1.0) -> float | None:
@@ -87,7 +89,8 @@ def main(argv=None) -> str:
     args = parser.parse_args(argv)
     report = Report("Exploring a library (issue 13)")
     report.emit(f"_Machine: {machine_line()}. Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-                f"`python -m benchmarks.explore --size {args.size}`._\n")
+                f"`python -m benchmarks.explore "
+                + (f"--library {args.library}" if args.library else f"--size {args.size}") + "`._\n")
     library = None
     if args.library:
         from clipcore.library import Library
@@ -147,17 +150,18 @@ def main(argv=None) -> str:
     for name, fn in jobs.items():
         print(f"{name} ...", file=sys.stderr, flush=True)
         load = os.getloadavg()[0]
-        result, seconds, extra = _timed(fn)
+        result, seconds, cpu, extra = _timed(fn)
         stop = _cancel_latency(fn)
         results[name] = (result, seconds, extra)
         detail = {"duplicates": lambda r: f"{len(r)} groups (planted {len(dup)} copies)",
                   "groups": lambda r: f"{len(r)} groups",
                   "map": lambda r: f"{r.method}, {len(r.ids)} photos placed",
                   "tag refresh": lambda r: f"{int((r >= 1.5).sum())} photos tagged"}[name](result)
-        rows.append((name, f"{seconds:.1f}", fmt_bytes(extra),
+        rows.append((name, f"{seconds:.1f}", f"{cpu:.1f}", fmt_bytes(extra),
                      "finished first" if stop is None else f"{stop:.2f}", f"{load:.2f}", detail))
+        print(" | ".join(rows[-1]), file=sys.stderr, flush=True)
     report.emit(f"{n:,} vectors of {dim} dims; {how} (not part of the duplicates time).\n")
-    report.table(["job", "seconds", "peak extra RAM", "seconds to stop after cancel",
+    report.table(["job", "seconds", "CPU seconds (all threads)", "peak extra RAM", "seconds to stop after cancel",
                   "load average at start", "result"], rows)
     for name, limit in limits.items():
         _, seconds, extra = results[name]

@@ -23,7 +23,8 @@ class ExploreContext:
     zero-argument callable returning the active model's Encoder, called in worker threads;
     None where no model is loaded), ``model_identity`` (the vectors' model; None: the
     library's), ``cache`` (the thumbnail disk cache), ``show_photos(label, hits)`` (show hits
-    in the main window's results grid) and ``search(text)`` (run a query there)."""
+    in the main window's results grid), ``search(text)`` (run a query there) and
+    ``more_like(hits)`` (add them as "more like these" examples to the main window's search)."""
 
     library: object
     encoder: Callable[[], object] | None = None
@@ -31,6 +32,7 @@ class ExploreContext:
     cache: ThumbnailCache | None = None
     show_photos: Callable[[str, list], None] | None = None
     search: Callable[[str], None] | None = None
+    more_like: Callable[[list], None] | None = None
 
 
 def hits_for(library, ids, scores=None) -> list:
@@ -158,12 +160,13 @@ class Thumbs(QObject):
         self.loader = ThumbnailLoader(cache or ThumbnailCache(), self)
         self.loader.ready.connect(self._ready)
         self.pixmaps: dict[str, QPixmap] = {}
+        self.closed = False
 
     def request(self, path: str) -> QPixmap | None:
         """The pixmap if loaded, else None (and it is asked for: ``ready`` follows)."""
         if path in self.pixmaps:
             return self.pixmaps[path]
-        if os.path.exists(path):
+        if not self.closed and os.path.exists(path):
             self.loader.request(path, self.side)
         return None
 
@@ -176,6 +179,8 @@ class Thumbs(QObject):
         self.loader.forget()
 
     def shutdown(self) -> None:
+        """Stop asking for thumbnails and wait for the decodes still running."""
+        self.closed = True
         self.loader.shutdown()
 
 
