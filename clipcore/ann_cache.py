@@ -17,8 +17,9 @@ of one model's vectors, valid for the catalog generation ("watermark") written i
   less than 10% of the time since that save, so a 1M-image index is not rewritten every few
   seconds (a stale file only costs a catch-up on the next open);
 - below ``params.exact_below`` vectors the search is exact (one (N, D) float32 matrix product,
-  the matrix cached per watermark); above, HNSW (a folder filter with fewer than
-  ``exact_below`` images is searched exactly too).
+  the matrix cached per watermark); above, HNSW; a filter (folder, dates, ids) is searched as
+  :mod:`clipcore.scope` says (exact for small scopes, else HNSW with a larger k, else
+  hnswlib's filter), never returning fewer than k hits while more exist.
 
 Thread-safe: loads, catch-ups and applies are serialised by one re-entrant lock; searches run
 outside it (HnswIndex has its own reader-writer lock).
@@ -39,6 +40,7 @@ from .ann import HnswIndex, StaleIndex, exact_knn, index_paths, load_index, mism
 from .catalog import Applied, Catalog, ModelRow
 from .config import IndexParams
 from .errors import CatalogError, DiskFullError, LibraryBusyError
+from .scope import Scopes, nearest_within
 
 __all__ = ["AnnCache", "gather_vectors"]
 
@@ -88,6 +90,7 @@ class AnnCache:
         self.writer_lock = writer_lock
         self._guard = threading.RLock()
         self._models: dict[str, _ModelCache] = {}
+        self.scopes = Scopes(catalog)
 
     # -- search --------------------------------------------------------------------------
     def nearest(self, query: np.ndarray, model_identity: str, k: int,
@@ -104,13 +107,7 @@ class AnnCache:
         mc = self._model(model_identity)
         if mc is None or k <= 0:
             return []
-        allowed = None if folder is None else self.catalog.image_ids_under(folder)
-        if only is not None:
-            only = np.asarray(only, np.int64)
-            allowed = only if allowed is None else np.intersect1d(allowed, only)
-        if dates is not None:
-            dated = self.catalog.image_ids_taken_between(*dates)
-            allowed = dated if allowed is None else np.intersect1d(allowed, dated)
+        allowed, scope = self.scopes.allowed(folder, only, dates)
         query = np.asarray(query, dtype=np.float32).reshape(-1)
         exact: tuple[np.ndarray, np.ndarray] | None = None
         with self._guard:
@@ -125,22 +122,14 @@ class AnnCache:
                 keep = np.isin(ids, allowed)
                 ids, mat = ids[keep], mat[keep]
             found = exact_knn(mat, ids, query, k)
-        elif allowed is not None and len(allowed) < self.params.exact_below:
-            found = self._exact_among(mc, allowed, query, k)
+        elif allowed is not None:
+            found = nearest_within(
+                hnsw, allowed, query, k, self.params.exact_below, text,
+                lambda: self.scopes.matrix((mc.model.id, *scope), lambda: gather_vectors(
+                    self.catalog.iter_vectors(mc.model.id, image_ids=allowed), mc.model.dim)))
         else:
-            found = hnsw.search(query, k, None if allowed is None else set(allowed.tolist()),
-                                text=text)
-            if allowed is not None and len(found[0]) < min(k, len(allowed)):
-                # hnswlib's filtered search can miss reachable matches: never return fewer
-                # than k while more exist
-                found = self._exact_among(mc, allowed, query, k)
+            found = hnsw.search(query, k, text=text)
         return [(int(i), float(s)) for i, s in zip(*found)]
-
-    def _exact_among(self, mc: _ModelCache, allowed: np.ndarray, query: np.ndarray, k: int
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        ids, mat = gather_vectors(self.catalog.iter_vectors(mc.model.id, image_ids=allowed),
-                                  mc.model.dim)
-        return exact_knn(mat, ids, query, k)
 
     def neighbours(self, vectors: np.ndarray, k: int, model_identity: str
                    ) -> tuple[np.ndarray, np.ndarray]:

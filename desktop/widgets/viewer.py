@@ -3,13 +3,15 @@
 The photo is decoded off the GUI thread by :func:`clipcore.imaging.decode_image` (one read,
 JPEG draft mode at the smallest DCT scale still covering the screen, EXIF orientation
 applied), so a 12 MP JPEG becomes first pixels in a fraction of a full decode. Until it
-arrives the result's thumbnail is shown, scaled up. Keys: Left / Right previous / next
+arrives the result's thumbnail is shown, scaled up. Once a photo is shown its neighbours are
+decoded ahead, so Left / Right show the next one at once. Keys: Left / Right previous / next
 result, Esc (or Space) closes, Enter opens the file in the default application.
 """
 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
@@ -19,15 +21,21 @@ from ..workers import WorkPool
 
 __all__ = ["Viewer", "decode_for_screen", "info_line"]
 
+KEEP_DECODED = 4    # decoded photos kept: the one shown, its neighbours, the last one left
+
 
 def decode_for_screen(path: str, box: tuple[int, int]) -> tuple[QImage, int]:
     """Runs in a worker: the photo at ``path`` upright (EXIF orientation), fitted into ``box``
-    (width, height in device px; never enlarged), as an RGB QImage, and the file size in bytes.
+    (width, height in device px; never enlarged), as a ``Format_RGB32`` QImage (the raster
+    pixmap's own format: QPixmap.fromImage on the GUI thread then converts nothing), and the
+    file size in bytes.
 
     The header gives the size first, so :func:`clipcore.imaging.decode_image` decodes a JPEG
     at the smallest DCT scale (draft mode) still covering the fitted size, and the last step
-    is one small resize here rather than a large smooth scale in every paint on the GUI
-    thread. Raises clipcore's ImageError for an unreadable file."""
+    is one resize here (Qt's smooth scale, about half the CPU time of Pillow's bilinear
+    resize plus the RGB -> RGB32 conversion: benchmarks/viewer.py) rather than a large smooth
+    scale in every paint on the GUI thread. Raises clipcore's ImageError for an unreadable
+    file."""
     from PIL import Image
 
     from clipcore.imaging import decode_image
@@ -41,14 +49,22 @@ def decode_for_screen(path: str, box: tuple[int, int]) -> tuple[QImage, int]:
     scale = max(min(box[0] / w, box[1] / h), min(box[0] / h, box[1] / w)) if w and h else 0
     need = int(min(w, h) * min(scale, 1.0) + 1) if scale else None
     image = decode_image(path, min_side=need).image
+    data = image.tobytes("raw", "BGRX")          # = RGB32 (0xffRRGGBB) in memory order
+    qimage = QImage(data, image.width, image.height, image.width * 4, QImage.Format.Format_RGB32)
     fit = min(box[0] / image.width, box[1] / image.height, 1.0)
     if fit < 1.0:
         size = (max(1, round(image.width * fit)), max(1, round(image.height * fit)))
-        image = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    data = image.tobytes("raw", "RGB")
-    qimage = QImage(data, image.width, image.height, image.width * 3,
-                    QImage.Format.Format_RGB888).copy()    # copy: own the pixels
+        qimage = qimage.scaled(*size, Qt.AspectRatioMode.IgnoreAspectRatio,
+                               Qt.TransformationMode.SmoothTransformation)   # owns its pixels
+    else:
+        qimage = qimage.copy()                   # own the pixels (``data`` goes away)
     return qimage, os.path.getsize(path)
+
+
+def _fits(decoded_for: tuple[int, int], box: tuple[int, int]) -> bool:
+    """Whether a photo decoded for ``decoded_for`` (device px) still suits ``box``: not more
+    than 15% smaller in either direction (the canvas fits it either way)."""
+    return all(d >= 0.85 * b for d, b in zip(decoded_for, box))
 
 
 def _size_text(n: int | None) -> str:
@@ -154,6 +170,8 @@ class Viewer(QWidget):
         self.row = -1
         self._file_size: int | None = None
         self._decoded_for: str | None = None
+        self._cache: OrderedDict[str, tuple[QImage, int, tuple]] = OrderedDict()  # path ->
+        self._pending: dict[str, object] = {}         # path -> its queued/running decode Task
         self.canvas.painted.connect(self._on_painted)
 
     @property
@@ -163,9 +181,12 @@ class Viewer(QWidget):
     def show_hits(self, hits, row: int) -> None:
         """Show ``hits[row]``; Left/Right move within ``hits``."""
         self.hits = list(hits)
+        self._cache.clear()          # a new list: photos may have changed on disk meanwhile
         self.go(row)
 
     def go(self, row: int) -> None:
+        """Show ``hits[row]``: at once when it was decoded ahead (a neighbour of the last
+        photo shown), else the thumbnail stand-in until its decode arrives."""
         if not self.hits:
             return
         row = max(0, min(row, len(self.hits) - 1))
@@ -173,12 +194,16 @@ class Viewer(QWidget):
         hit = self.hits[row]
         self._file_size, self._decoded_for = None, None
         self.info.setText(info_line(hit, None))
-        stand_in = self.thumbnail(hit.path)
-        self.canvas.set_pixmap(stand_in, stretch=True)
-        self.pool.drop_queued()
-        self.pool.run(decode_for_screen, hit.path, self._box(),
-                      on_result=lambda r, p=hit.path: self._decoded(p, *r),
-                      on_error=lambda err, p=hit.path: self._failed(p, err))
+        dropped = self.pool.drop_queued()      # decodes ahead for where the user no longer is
+        self._pending = {k: t for k, t in self._pending.items() if t not in dropped}
+        box = self._box()
+        cached = self._cache.get(hit.path)
+        if cached is not None and _fits(cached[2], box):
+            self._show(hit, cached[0], cached[1])
+        else:
+            self._cache.pop(hit.path, None)
+            self.canvas.set_pixmap(self.thumbnail(hit.path), stretch=True)
+            self._fetch(hit.path, box, priority=1)
         self.current_changed.emit(row)
 
     def _box(self) -> tuple[int, int]:
@@ -186,18 +211,38 @@ class Viewer(QWidget):
         size, dpr = self.canvas.size(), self.devicePixelRatioF()
         return max(400, int(size.width() * dpr)), max(300, int(size.height() * dpr))
 
-    def _decoded(self, path: str, image: QImage, file_size: int) -> None:
+    def _fetch(self, path: str, box: tuple[int, int], priority: int = 0) -> None:
+        """Decode ``path`` for ``box`` in the worker unless done or under way."""
+        if path in self._cache or path in self._pending:
+            return
+        self._pending[path] = self.pool.run(
+            decode_for_screen, path, box, priority=priority,
+            on_result=lambda r, p=path, b=box: self._arrived(p, b, *r),
+            on_error=lambda err, p=path: self._failed(p, err))
+
+    def _arrived(self, path: str, box: tuple, image: QImage, file_size: int) -> None:
+        self._pending.pop(path, None)
+        self._cache[path] = (image, file_size, box)
+        while len(self._cache) > KEEP_DECODED:
+            self._cache.popitem(last=False)
         hit = self.hit
-        if hit is None or hit.path != path:
-            return   # the user moved on
+        if hit is not None and self._decoded_for is None and hit.path == path:
+            self._show(hit, image, file_size)
+
+    def _show(self, hit, image: QImage, file_size: int) -> None:
+        """Put the decoded photo of ``hit`` on the canvas, then decode its neighbours ahead."""
         pixmap = QPixmap.fromImage(image)
-        dpr = self.devicePixelRatioF()
-        pixmap.setDevicePixelRatio(dpr)
-        self._file_size, self._decoded_for = file_size, path
+        pixmap.setDevicePixelRatio(self.devicePixelRatioF())
+        self._file_size, self._decoded_for = file_size, hit.path
         self.info.setText(info_line(hit, file_size))
         self.canvas.set_pixmap(pixmap)
+        box = self._box()
+        for row in (self.row + 1, self.row - 1):
+            if 0 <= row < len(self.hits):
+                self._fetch(self.hits[row].path, box)
 
     def _failed(self, path: str, err: BaseException) -> None:
+        self._pending.pop(path, None)
         if self.hit is not None and self.hit.path == path:
             self.info.setText(f"{os.path.basename(path)} cannot be shown: {err}")
             self.failed.emit(path, str(err))

@@ -85,6 +85,26 @@ def test_space_opens_the_viewer_left_right_esc_enter(launch, qtbot, photos, monk
     assert window.pages.currentWidget() is view and view.currentIndex().row() == 1
 
 
+def test_the_next_photo_is_decoded_ahead_so_right_shows_it_at_once(launch, qtbot, photos,
+                                                                  monkeypatch):
+    import desktop.widgets.viewer as viewer_module
+
+    decoded = []
+    real = viewer_module.decode_for_screen
+    monkeypatch.setattr(viewer_module, "decode_for_screen",
+                        lambda path, box: (decoded.append(path), real(path, box))[1])
+    window = _ready(launch, qtbot, photos[0])
+    viewer, model = window.browse.viewer, window.results_model
+    with qtbot.waitSignal(viewer.photo_shown, timeout=TIMEOUT):
+        window.browse.preview(model.hit(0))
+    qtbot.waitUntil(lambda: model.hit(1).path in viewer._cache, timeout=TIMEOUT)
+    with qtbot.waitSignal(viewer.photo_shown, timeout=TIMEOUT) as shown:
+        qtbot.keyClick(viewer, Qt.Key.Key_Right)
+        assert not viewer.canvas.stretch          # the photo itself, not the thumbnail stand-in
+    assert shown.args == [model.hit(1).path]
+    assert decoded.count(model.hit(1).path) == 1  # decoded once, ahead
+
+
 def test_double_click_previews(launch, qtbot, photos):
     window = _ready(launch, qtbot, photos[0])
     viewer = window.browse.viewer
