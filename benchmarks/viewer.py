@@ -4,7 +4,8 @@ The main window is built as the app builds it (no model is loaded: results are g
 grid directly) at 1280x800 on Qt's offscreen platform (``QT_SCALE_FACTOR=2`` for HiDPI).
 Each run selects a result, sends Space to the grid and waits for the viewer's
 ``photo_shown`` (emitted from the paint of the decoded photo); between runs Esc returns to
-the grid. Two 4000x3000 JPEGs (quality 90, ~3.3 MB, like a 12 MP phone photo) alternate.
+the grid (and the viewer's decode of the neighbour ahead is let finish, as a user pausing
+would). Two 4000x3000 JPEGs (quality 90, ~3.3 MB, like a 12 MP phone photo) alternate.
 During each run a 5 ms QTimer ticks on the GUI thread: the longest gap between ticks is how
 long the grid could not respond (target: the decode happens off the GUI thread).
 
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> str:
             pixmap = viewer.canvas.pixmap
             sizes.append((pixmap.width(), pixmap.height()))
         QTest.keyClick(viewer, Qt.Key.Key_Escape)
+        viewer.pool.waitForDone()     # the neighbour decoded ahead: not part of the next run
         app.processEvents()
     window.controller.shutdown()
     library.close()
