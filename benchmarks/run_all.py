@@ -33,6 +33,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "decode_memory": ([], ["--images", "2", "--workers", "2", "--no-baseline"]),
     "viewer": ([], ["--runs", "3"]),
     "watch": ([], ["--files", "5000", "--idle-seconds", "10", "--writes", "5"]),
+    "vector_storage": ([], ["--vectors", "5000", "--queries", "100"]),
 }
 MARKER = "<!-- benchmarks.{} -->"
 HEADER = """# Benchmark results

@@ -15,7 +15,7 @@ import numpy as np
 
 from .ann_cache import AnnCache, gather_vectors
 from .catalog import (Catalog, Changes, FolderInfo, ImageRow, ImageStatus, IndexedImage,
-                      KnownImage, MovedImage, SkippedImage, Volume)
+                      KnownImage, MovedImage, SkippedImage, Volume, stored_form)
 from .config import IndexParams, ModelSpec, resolve_data_dir
 from .errors import ClipcoreError
 from .writelock import WriterLock
@@ -261,11 +261,13 @@ class Library:
         """Write ``changes`` in one catalog transaction, then bring the loaded vector indexes
         up to date and save the changed ones (when ``save``, else by the ANN cache's adaptive
         policy: see clipcore.ann_cache). ``spec``/``dim`` name the model of
-        ``changes.indexed`` vectors.
+        ``changes.indexed`` vectors. The vector indexes take the vectors as the catalog stores
+        them (float16 values, catalog.stored_form), so they equal an index rebuilt from it.
         Raises DiskFullError (nothing of this batch is kept), LibraryBusyError, CatalogError."""
         if not len(changes):
             return
-        vectors = (np.stack([np.asarray(im.vector, np.float32) for im in changes.indexed])
+        vectors = (stored_form(np.stack([np.asarray(im.vector, np.float32)
+                                         for im in changes.indexed]))
                    if changes.indexed else None)
         with self.writer_lock.hold():
             self.ann.apply(lambda: self.catalog.apply_changes(changes, spec, dim), vectors)

@@ -37,7 +37,7 @@ from .sniffed import SniffedTable
 from .state import StateTable
 from .tags import TagRow, TagsTable
 from .tombstones import Tombstone, TombstonesTable
-from .vectors import VectorsTable
+from .vectors import VectorsTable, stored_form
 from .volumes import Volume, VolumesTable, VolumeUpdate
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "TagRow",
     "fs_key",
     "fs_path",
+    "stored_form",
     "Volume",
     "VolumeUpdate",
     "Tombstone",

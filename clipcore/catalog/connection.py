@@ -25,6 +25,7 @@ owns the connections and turns SQLite errors into the user-facing errors of clip
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -41,7 +42,9 @@ from ..errors import (
     disk_nearly_full,
 )
 from .base import Table
-from .schema import MIGRATIONS, SCHEMA_VERSION
+from .schema import FLOAT16_VERSION, MIGRATIONS, SCHEMA_VERSION
+
+log = logging.getLogger("clipcore.catalog")
 
 __all__ = ["CATALOG_FILE", "Database"]
 
@@ -316,9 +319,27 @@ class Database(Table):
                 )
             for step in MIGRATIONS[version:]:
                 for sql in step:
-                    c.execute(sql)
+                    if callable(sql):
+                        sql(c)
+                    else:
+                        c.execute(sql)
             if version < SCHEMA_VERSION:
                 c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if 0 < version < FLOAT16_VERSION <= SCHEMA_VERSION:
+            self._compact()
+
+    def _compact(self) -> None:
+        """After the float16 migration halved every vector: give the freed pages back to the
+        file system (VACUUM) when they are over a quarter of the file. Best effort: busy,
+        full disk or any other error leaves the file as it is (SQLite reuses free pages)."""
+        try:
+            c = self.conn()
+            pages, free = (c.execute(f"PRAGMA {p}").fetchone()[0]
+                           for p in ("page_count", "freelist_count"))
+            if free * 4 > pages:
+                c.execute("VACUUM")
+        except sqlite3.Error as exc:
+            log.info("The catalog %s was not compacted after its upgrade (%s).", self.path, exc)
 
 
 def _writable(path: Path) -> bool:

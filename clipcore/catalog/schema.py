@@ -2,7 +2,7 @@
 
 Tables: ``folders`` (library folders), ``images`` (one row per file seen: path, size, mtime_ns,
 content hash, pixel size, EXIF date, status, skip reason), ``models`` (model identity, dim and
-spec fields), ``vectors`` (one float32 blob per (image, model)), ``settings`` (key/value: the
+spec fields), ``vectors`` (one float16 blob per (image, model); float32 before schema 7), ``settings`` (key/value: the
 library's model spec) and ``state`` (a one-row ``generation`` counter and the catalog's random
 id, used by the vector-index caches to know whether they are in step with the catalog).
 
@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from . import hashes, tags, tombstones, volumes
 from . import sniffed
+from .vectors import MIGRATION_FLOAT16
 from .folders import MIGRATION as folders_pending
 from .images import MIGRATION_DATE_SOURCE
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["FLOAT16_VERSION", "MIGRATIONS", "SCHEMA_VERSION"]
 
 SCHEMA_1: list[str] = [
     """CREATE TABLE folders (
@@ -70,7 +71,8 @@ SCHEMA_1: list[str] = [
     "INSERT INTO state (id, generation, catalog_uid) VALUES (1, 0, lower(hex(randomblob(16))))",
 ]
 
-#: Entry i upgrades the schema from version i to i + 1 (a list of SQL statements).
+#: Entry i upgrades the schema from version i to i + 1: a list of SQL statements, or of
+#: functions taking the migration's ``sqlite3.Connection`` (a conversion SQL cannot express).
 MIGRATIONS: list[list[str]] = [
     SCHEMA_1,
     hashes.MIGRATION + tags.MIGRATION,      # 2: perceptual hashes, tags (issue 13)
@@ -78,5 +80,7 @@ MIGRATIONS: list[list[str]] = [
     folders_pending + sniffed.MIGRATION,    # 4: folders.pending, sniffed (issue 10)
     volumes.MIGRATION,     # 5: library folders / drives inside them, online or offline
     tombstones.MIGRATION,  # 6: vectors of deleted photos, by content hash, for a while
+    MIGRATION_FLOAT16,     # 7: vectors (and tombstones) stored as float16 (issue 14)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+FLOAT16_VERSION = 7   # from this version on vectors are float16 (catalog/vectors.py)

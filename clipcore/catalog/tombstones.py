@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .base import Table
+from .vectors import unit_rows, unpack_vector
 
 __all__ = ["MIGRATION", "Tombstone", "TombstonesTable", "bury", "take_back",
            "DEFAULT_TOMBSTONE_DAYS"]
@@ -43,7 +44,8 @@ MIGRATION: list[str] = [
 
 
 class Tombstone(NamedTuple):
-    """A deleted photo's vector (D,) float32 and what the catalog knew of it."""
+    """A deleted photo's vector (D,) float32 (as stored: float16 values) and what the catalog
+    knew of it."""
     vector: np.ndarray
     width: int | None
     height: int | None
@@ -93,11 +95,12 @@ class TombstonesTable(Table):
 
     def tombstone(self, content_hash: str, model_id: int) -> Tombstone | None:
         row = self.conn().execute(
-            "SELECT vector, width, height, date_taken, date_source FROM tombstones "
-            "WHERE content_hash = ? AND model_id = ?", (content_hash, model_id)).fetchone()
+            "SELECT t.vector, m.dim, t.width, t.height, t.date_taken, t.date_source "
+            "FROM tombstones t JOIN models m ON m.id = t.model_id "
+            "WHERE t.content_hash = ? AND t.model_id = ?", (content_hash, model_id)).fetchone()
         if row is None:
             return None
-        return Tombstone(np.frombuffer(row[0], dtype="<f4").astype(np.float32), *row[1:])
+        return Tombstone(unit_rows(unpack_vector(row[0], row[1])[None])[0], *row[2:])
 
     def purge_tombstones(self, now_ns: int | None = None) -> int:
         """Drop tombstones older than the library's ``tombstone_days``; returns how many."""

@@ -11,7 +11,7 @@ import re
 import torch
 
 from benchmarks import (browse, decode_memory, encoder_ceiling, memory, pipeline, query_latency,
-                        reindex_unchanged, run_all, startup, watch)
+                        reindex_unchanged, run_all, startup, vector_storage, watch)
 from benchmarks.flops import count_flops
 
 
@@ -94,6 +94,16 @@ def test_decode_memory(tiny_config):
                                  "--no-baseline", "--model", str(tiny_config)])
     _check_report(report, "Decode memory")
     assert "2 of 2" in report          # both images were indexed
+
+
+def test_vector_storage_halves_the_catalog(tmp_path):
+    out = vector_storage.main(["--vectors", "3000", "--queries", "20", "--dim", "256",
+                               "--work-dir", str(tmp_path)])
+    _check_report(out, "Vector storage (float16)")
+    per_photo = {row: int(_table_value(out, row).replace(",", ""))
+                 for row in ("float32 blobs", "float16 blobs", "float32 catalog after")}
+    assert per_photo["float16 blobs"] < 0.6 * per_photo["float32 blobs"]
+    assert per_photo["float32 catalog after"] == per_photo["float16 blobs"]   # upgraded, compacted
 
 
 def test_run_all_rerunning_one_script_keeps_the_other_sections_and_notes(tmp_path, monkeypatch):
