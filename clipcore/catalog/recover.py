@@ -62,8 +62,10 @@ def _walk(db: sqlite3.Connection, table: str, columns: list[str], report: Salvag
                 probe = (after[0] + step,) + tuple(-2**63 for _ in keys[1:])
                 if probe[0] > 2**62:
                     return
-                try:
-                    db.execute(f"SELECT 1 FROM {table} WHERE {where} LIMIT 1", probe).fetchone()
+                try:                               # reading the row, not only its key: a
+                    db.execute(                    # sound index over damaged rows is no way on
+                        f"SELECT {cols} FROM {table} WHERE {where} ORDER BY {order} LIMIT 1",
+                        probe).fetchone()
                     after = probe
                     break
                 except sqlite3.DatabaseError:
