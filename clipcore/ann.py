@@ -4,9 +4,11 @@ The index is a cache of the catalog's vectors for one model (labels = image ids,
 L2-normalised vectors, so the score is the cosine similarity). It is saved next to the catalog
 as ``ann-<model_id>.hnsw`` with a JSON sidecar ``ann-<model_id>.json`` holding the model
 identity, dim, element count, file size and CRC-32, the catalog's id and the catalog generation
-("watermark") the index reflects. :func:`load_index` refuses (raises :class:`StaleIndex`) a
-file that is missing, truncated, corrupt, or from another model or catalog; the caller then
-rebuilds from the catalog.
+("watermark") the index reflects, and the CRC-32 of each 1 MiB block (clipcore.ann_file).
+:func:`load_index` refuses (raises :class:`StaleIndex`) a file that is missing, truncated,
+corrupt, or from another model or catalog; the caller then rebuilds from the catalog.
+:func:`open_index_file` checks only the size, the header and a sample of blocks, and gives
+the file's vectors to search at once while :func:`load_index` runs in the background.
 
 hnswlib cannot add and search at the same time (nmslib/hnswlib#562), so every method takes a
 reader-writer lock: searches and saves share it, adds/deletes/resizes take it alone.
@@ -20,17 +22,18 @@ import json
 import os
 import struct
 import threading
-import zlib
 from pathlib import Path
+from typing import Callable
 
 import hnswlib
 import numpy as np
 
+from .ann_file import BLOCK_BYTES, IndexFile, _Stale, checksums, full_check, quick_check
 from .errors import disk_full_error, disk_nearly_full as _nearly_full
 from .config import IndexParams
 
 __all__ = ["HnswIndex", "StaleIndex", "RWLock", "exact_knn", "load_index", "index_paths",
-           "mismatch"]
+           "mismatch", "read_sidecar", "open_index_file"]
 
 SIDECAR_FORMAT = 1
 
@@ -113,6 +116,8 @@ class HnswIndex:
         self._index = _index
         self.live = live
         self.watermark = watermark
+        self.blocks: list[int] | None = None    # block CRCs of the file it was loaded from
+        self.sidecar: dict | None = None        # and what that file's sidecar said
 
     def labels(self) -> np.ndarray:
         """(n,) int64 of every label ever added (deleted ones included)."""
@@ -206,7 +211,8 @@ class HnswIndex:
                 info = dict(meta, format=SIDECAR_FORMAT, dim=self.dim, count=self._index.element_count,
                             live=self.live, watermark=self.watermark, M=self.params.M,
                             ef_construction=self.params.ef_construction)
-            info["bytes"], info["crc32"] = _size_crc(tmp)
+            info["bytes"], info["crc32"], info["blocks"] = checksums(tmp)
+            info["block_bytes"] = BLOCK_BYTES
             if info["bytes"] != expected:   # hnswlib does not check its writes (full disk)
                 raise OSError(errno.ENOSPC if _nearly_full(tmp.parent) else errno.EIO,
                               f"hnswlib wrote {info['bytes']} of {expected} bytes")
@@ -225,43 +231,78 @@ class HnswIndex:
             raise
 
 
-def load_index(index_path: Path, sidecar_path: Path, params: IndexParams, expect: dict) -> HnswIndex:
+def read_sidecar(sidecar_path: Path, expect: dict) -> dict:
+    """The sidecar's description of an index file, when it matches ``expect`` (model identity,
+    dim, catalog uid) and this format; else StaleIndex(reason)."""
+    try:
+        info = json.loads(sidecar_path.read_text())
+    except FileNotFoundError as exc:
+        raise StaleIndex("it is missing") from exc
+    except (OSError, ValueError) as exc:
+        raise StaleIndex("its description file is unreadable") from exc
+    if not isinstance(info, dict):
+        raise StaleIndex("its description file is unreadable")
+    for key, value in expect.items():
+        if info.get(key) != value:
+            raise StaleIndex(f"it was built for a different {key.replace('_', ' ')}")
+    if info.get("format") != SIDECAR_FORMAT:
+        raise StaleIndex("it has an unknown format")
+    if info.get("blocks") is not None and info.get("block_bytes") != BLOCK_BYTES:
+        info.pop("blocks")        # another block size: only the whole-file CRC is used
+    return info
+
+
+def open_index_file(index_path: Path, sidecar_path: Path, expect: dict
+                    ) -> tuple[IndexFile, dict] | None:
+    """The saved index as an :class:`~clipcore.ann_file.IndexFile` (its vectors searchable at
+    once) and its sidecar, after the cheap checks (sidecar as in :func:`read_sidecar`, size,
+    header, sampled block CRCs); None when the sidecar lists no block CRCs (written before
+    they existed: only the whole-file check of :func:`load_index` can vouch for it).
+    Raises StaleIndex when a check fails."""
+    info = read_sidecar(sidecar_path, expect)
+    if not info.get("blocks"):
+        return None
+    try:
+        quick_check(index_path, info)
+        _check_header(index_path, info)
+        return IndexFile(index_path, info["dim"]), info
+    except _Stale as exc:
+        raise StaleIndex(str(exc)) from exc
+    except OSError as exc:
+        raise StaleIndex(f"it cannot be read ({exc.strerror or exc})") from exc
+
+
+def load_index(index_path: Path, sidecar_path: Path, params: IndexParams, expect: dict,
+               cancel: Callable[[], bool] | None = None,
+               stop: Callable[[], bool] | None = None) -> HnswIndex:
     """Load a saved index whose sidecar matches ``expect`` (model identity, dim, catalog uid).
 
-    Raises StaleIndex(reason) when the file is missing, truncated, corrupt (size or CRC-32
-    differs from the sidecar) or belongs to another model or catalog.
+    The whole file is read first (size and CRC-32 as the sidecar says). Raises StaleIndex(reason)
+    when the file is missing, truncated, corrupt or belongs to another model or catalog.
+    The returned index's ``blocks`` is the file's block CRCs (see clipcore.ann_file) and
+    ``sidecar`` what its sidecar said. ``cancel()`` (called once, between the check and the
+    load) or ``stop()`` (between blocks of the check) True -> StaleIndex("loading was
+    cancelled").
     """
     for _attempt in range(3):  # a writer may replace the pair between our reads: re-read
+        info = read_sidecar(sidecar_path, expect)
         try:
-            info = json.loads(sidecar_path.read_text())
-        except FileNotFoundError as exc:
-            raise StaleIndex("it is missing") from exc
-        except (OSError, ValueError) as exc:
-            raise StaleIndex("its description file is unreadable") from exc
-        for key, value in expect.items():
-            if info.get(key) != value:
-                raise StaleIndex(f"it was built for a different {key.replace('_', ' ')}")
-        if info.get("format") != SIDECAR_FORMAT:
-            raise StaleIndex("it has an unknown format")
-        try:
-            size_crc = _size_crc(index_path)
-        except FileNotFoundError as exc:
-            raise StaleIndex("it is missing") from exc
-        if size_crc == (info.get("bytes"), info.get("crc32")):
+            blocks = full_check(index_path, info, stop)
             break
-        try:
-            again = json.loads(sidecar_path.read_text())
-        except (OSError, ValueError):
-            again = None
-        if again == info:
-            raise StaleIndex("it is truncated or corrupt")
+        except _Stale as exc:
+            if stop is not None and stop():
+                raise StaleIndex(str(exc)) from exc
+            try:
+                again = json.loads(sidecar_path.read_text())
+            except (OSError, ValueError):
+                again = None
+            if again == info:
+                raise StaleIndex(str(exc)) from exc
     else:
         raise StaleIndex("it kept changing while being read")
-    file_dim, file_count = _header(index_path)
-    if file_dim != info["dim"]:           # a hand-edited sidecar: hnswlib trusts the caller's dim
-        raise StaleIndex(f"it holds {file_dim}-d vectors, not {info['dim']}-d ones")
-    if file_count != info["count"]:
-        raise StaleIndex("its element count does not match its description")
+    _check_header(index_path, info)
+    if cancel is not None and cancel():
+        raise StaleIndex("loading was cancelled")
     index = hnswlib.Index(space="ip", dim=info["dim"])
     try:
         index.load_index(str(index_path), max_elements=info["count"])
@@ -269,7 +310,18 @@ def load_index(index_path: Path, sidecar_path: Path, params: IndexParams, expect
         raise StaleIndex(f"hnswlib could not read it ({exc})") from exc
     if index.element_count != info["count"]:
         raise StaleIndex("its element count does not match its description")
-    return HnswIndex(info["dim"], params, _index=index, live=info["live"], watermark=info["watermark"])
+    hnsw = HnswIndex(info["dim"], params, _index=index, live=info["live"],
+                     watermark=info["watermark"])
+    hnsw.blocks, hnsw.sidecar = blocks, info
+    return hnsw
+
+
+def _check_header(index_path: Path, info: dict) -> None:
+    file_dim, file_count = _header(index_path)
+    if file_dim != info["dim"]:           # a hand-edited sidecar: hnswlib trusts the caller's dim
+        raise StaleIndex(f"it holds {file_dim}-d vectors, not {info['dim']}-d ones")
+    if file_count != info["count"]:
+        raise StaleIndex("its element count does not match its description")
 
 
 def _header(path: Path) -> tuple[int, int]:
@@ -296,15 +348,6 @@ def mismatch(index: HnswIndex, ids: np.ndarray, vectors: np.ndarray) -> str | No
             if float(held @ vector) < 0.999:
                 return f"its vector of image #{image_id} is not the catalog's"
     return None
-
-
-def _size_crc(path: Path) -> tuple[int, int]:
-    crc, size = 0, 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 22):
-            crc = zlib.crc32(chunk, crc)
-            size += len(chunk)
-    return size, crc
 
 
 def _fsync_file(path: Path) -> None:

@@ -28,7 +28,9 @@ outside it (HnswIndex has its own reader-writer lock).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -36,7 +38,10 @@ from typing import Callable, ContextManager, Iterable, Protocol
 
 import numpy as np
 
-from .ann import HnswIndex, StaleIndex, exact_knn, index_paths, load_index, mismatch
+from .ann import (HnswIndex, StaleIndex, exact_knn, index_paths, load_index, mismatch,
+                  open_index_file)
+from .ann_file import BLOCK_BYTES
+from .ann_loading import BackgroundLoad, exact_from_file
 from .catalog import Applied, Catalog, ModelRow
 from .config import IndexParams
 from .errors import CatalogError, DiskFullError, LibraryBusyError
@@ -70,6 +75,7 @@ class _ModelCache:
         self.paths = paths
         self.hnsw: HnswIndex | None = None
         self.exact: tuple[int, np.ndarray, np.ndarray] | None = None   # (watermark, ids, matrix)
+        self.loading: BackgroundLoad | None = None   # a big file loading (ann_loading)
         self.dirty = False           # in-memory state newer than the saved file
         self.save_seconds = 0.0      # how long the last save took
         self.saved_at = 0.0          # time.monotonic() of the last save
@@ -91,6 +97,8 @@ class AnnCache:
         self._guard = threading.RLock()
         self._models: dict[str, _ModelCache] = {}
         self.scopes = Scopes(catalog)
+        #: Called in the loading thread right before hnswlib reads a big index (tests hold it).
+        self.before_hnsw_load: Callable[[], None] | None = None
 
     # -- search --------------------------------------------------------------------------
     def nearest(self, query: np.ndarray, model_identity: str, k: int,
@@ -111,6 +119,20 @@ class AnnCache:
         query = np.asarray(query, dtype=np.float32).reshape(-1)
         exact: tuple[np.ndarray, np.ndarray] | None = None
         with self._guard:
+            loading = self._loading(mc)
+            if loading is not None:
+                delta = loading.delta(self.catalog.generation(), lambda: gather_vectors(
+                    self.catalog.iter_vectors(mc.model.id, since_seq=loading.info["watermark"]),
+                    mc.model.dim))
+        if loading is not None:       # answered by the file while hnswlib loads it
+            if allowed is not None and len(allowed) < self.params.exact_below:
+                found = self._exact_among(mc, allowed, query, k)
+            else:
+                with loading.searching():
+                    found = exact_from_file(loading.file, query, k, allowed, delta,
+                                            lambda ids: self._vectors_of(mc, ids))
+            return [(int(i), float(s)) for i, s in zip(*found)]
+        with self._guard:
             hnsw = self._ensure(mc)
             if hnsw.live < self.params.exact_below:
                 exact = self._exact_matrix(mc, hnsw.watermark)
@@ -130,6 +152,38 @@ class AnnCache:
         else:
             found = hnsw.search(query, k, text=text)
         return [(int(i), float(s)) for i, s in zip(*found)]
+
+    def _exact_among(self, mc: _ModelCache, allowed: np.ndarray, query: np.ndarray, k: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        return exact_knn(*self._vectors_of(mc, allowed)[::-1], query, k)
+
+    def _vectors_of(self, mc: _ModelCache, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The catalog's (ids, vectors) of those of ``ids`` that have one (the truth)."""
+        return gather_vectors(self.catalog.iter_vectors(mc.model.id, image_ids=ids),
+                              mc.model.dim)
+
+    def loading(self, model_identity: str) -> bool:
+        """True while the model's index is being loaded in the background (searches are
+        answered exactly from its file meanwhile)."""
+        with self._guard:
+            mc = self._models.get(model_identity)
+            return mc is not None and mc.loading is not None and not mc.loading.done.is_set()
+
+    def wait_loaded(self, model_identity: str, timeout: float | None = None) -> bool:
+        """Wait until a background load of the model's index has ended (or ``timeout``
+        seconds); True when none is running any more."""
+        with self._guard:
+            mc = self._models.get(model_identity)
+            loading = mc.loading if mc is not None else None
+        return loading is None or loading.done.wait(timeout)
+
+    def stop_loading(self) -> None:
+        """Cancel background loads that have not reached hnswlib yet and wait for every one
+        (Library.close: nothing may read the catalog after it closes)."""
+        with self._guard:
+            loads = [mc.loading for mc in self._models.values() if mc.loading is not None]
+        for loading in loads:
+            loading.cancel(wait=True)
 
     def neighbours(self, vectors: np.ndarray, k: int, model_identity: str
                    ) -> tuple[np.ndarray, np.ndarray]:
@@ -211,17 +265,52 @@ class AnnCache:
         return {"model_identity": mc.model.identity, "dim": mc.model.dim,
                 "catalog_uid": self.catalog.catalog_uid()}
 
+    def _loading(self, mc: _ModelCache) -> BackgroundLoad | None:
+        """The background load answering for ``mc`` now, started here on first use when its
+        saved index is big and passes the cheap checks; None when the index is (or is to
+        be) loaded the ordinary way. Caller holds the guard."""
+        if mc.hnsw is not None:
+            return None
+        if mc.loading is None:
+            try:
+                opened = open_index_file(*mc.paths, self._expect(mc))
+            except StaleIndex:      # the ordinary load checks it all again, then rebuilds
+                return None
+            if opened is None or opened[1]["count"] <= self.params.load_in_background_above:
+                return None
+            file, info = opened
+            mc.loading = BackgroundLoad(file, info, lambda gate, cancelled: self._load_checked(
+                mc, gate, cancelled), self.before_hnsw_load)
+        loading = mc.loading
+        return loading if loading is not None and not loading.done.is_set() else None
+
+    def _load_checked(self, mc: _ModelCache, gate=None, cancelled=None) -> HnswIndex:
+        """load_index + the sample of catalog vectors it must hold (StaleIndex otherwise);
+        ``gate()`` runs right before hnswlib's load (see ann_loading)."""
+        def ready() -> bool:
+            if gate is not None:
+                gate()
+            return bool(cancelled and cancelled())
+        hnsw = load_index(*mc.paths, self.params, self._expect(mc), cancel=ready, stop=cancelled)
+        why = mismatch(hnsw, *self.catalog.sample_vectors(mc.model.id, hnsw.watermark))
+        if why:       # e.g. another model's index behind a hand-edited description
+            raise StaleIndex(why)
+        return hnsw
+
     def _ensure(self, mc: _ModelCache, new: bool = False) -> HnswIndex:
         """Load (or rebuild) the index and catch up with the catalog. Caller holds the guard.
         ``new``: the model's first vectors were just written (no file is expected)."""
+        if mc.hnsw is None and mc.loading is not None:     # a background load: its outcome
+            loading, mc.loading = mc.loading, None
+            loading.done.wait()
+            if loading.error is not None and not loading.cancelled():
+                return self._rebuild(mc, f"The vector index for model {mc.model.identity} "
+                                         f"cannot be used ({loading.error})")
+            mc.hnsw = loading.result      # (None when cancelled: loaded below)
         if mc.hnsw is None:
             try:
-                mc.hnsw = load_index(*mc.paths, self.params, self._expect(mc))
-                why = mismatch(mc.hnsw, *self.catalog.sample_vectors(mc.model.id,
-                                                                     mc.hnsw.watermark))
-                if why:       # e.g. another model's index behind a hand-edited description
-                    mc.hnsw = None
-                    raise StaleIndex(why)
+                mc.hnsw = self._load_checked(mc)
+                self._add_block_crcs(mc, mc.hnsw)
             except StaleIndex as why:
                 return self._rebuild(mc, None if new else
                                      f"The vector index for model {mc.model.identity} cannot "
@@ -233,6 +322,21 @@ class AnnCache:
         if mc.hnsw.watermark < generation:
             self._catch_up(mc, mc.hnsw)
         return mc.hnsw
+
+    def _add_block_crcs(self, mc: _ModelCache, hnsw: HnswIndex) -> None:
+        """A sidecar written before block CRCs existed gets them (read by the full check just
+        made), so the next open can check a sample and search at once; only by the writer,
+        only while the sidecar is unchanged (atomic replace)."""
+        if hnsw.sidecar is None or hnsw.sidecar.get("blocks") or self.catalog.read_only:
+            return
+        side = mc.paths[1]
+        with contextlib.suppress(LibraryBusyError, OSError, ValueError):
+            with self.writer_lock.hold(timeout=0):
+                if json.loads(side.read_text()) == hnsw.sidecar:
+                    tmp = side.with_name(side.name + ".tmp")
+                    tmp.write_text(json.dumps(dict(hnsw.sidecar, blocks=hnsw.blocks,
+                                                   block_bytes=BLOCK_BYTES)))
+                    os.replace(tmp, side)
 
     def _rebuild(self, mc: _ModelCache, why: str | None) -> HnswIndex:
         cat = self.catalog

@@ -182,6 +182,8 @@ class IndexParams:
     queries grow by ``ef`` per ``ef_step`` vectors (1M -> 256) and text queries, which sit
     far from every photo (the modality gap), start at ``text_ef`` and grow by it per
     ``text_ef_step`` vectors (1M -> 1,024).
+    ``load_in_background_above``: a saved index of more vectors is loaded by a thread while
+    its file answers exactly (clipcore.ann_loading); hnswlib read 1M 512-d vectors in ~10 s.
     """
 
     M: int = 32
@@ -191,6 +193,7 @@ class IndexParams:
     ef_step: int = 500_000
     text_ef: int = 256
     text_ef_step: int = 250_000
+    load_in_background_above: int = 200_000
 
     def ef_for(self, live: int, k: int, text: bool = False) -> int:
         """Query-time ef for an index of ``live`` vectors and ``k`` results, >= k: for an

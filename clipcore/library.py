@@ -59,6 +59,7 @@ class Library:
     def close(self) -> None:
         """Save vector indexes that changed (if no other process is writing), close the catalog."""
         try:
+            self.ann.stop_loading()       # a background index load must not outlive the catalog
             self.ann.save(quiet=True)     # a cache: a full or read-only disk skips it
         finally:
             self.catalog.close()
