@@ -26,12 +26,12 @@ def vector_library(n: int, dim: int, spec, base: Path | None = None, cheap: bool
                    ) -> Path:
     """Data dir of a library holding ``n`` clustered unit vectors of ``dim`` for ``spec``
     (built on first use; progress goes to stderr). ``cheap``: its HNSW graph is built with
-    M=16, ef_construction=40 (several times faster; lower recall), in a folder of its own."""
+    M=16, ef_construction=64 (several times faster; lower recall), in a folder of its own."""
     from clipcore.config import IndexParams
     from clipcore.library import Changes, IndexedImage, Library
 
     tag = hashlib.sha256(spec.identity().encode()).hexdigest()[:8]
-    root = work_dir(base) / (f"vectors-{n}-{dim}-{tag}" + ("-M16-efc40" if cheap else ""))
+    root = work_dir(base) / (f"vectors-{n}-{dim}-{tag}" + ("-M16-efc64" if cheap else ""))
     data_dir, done = root / "data", root / ".complete"
     if done.exists():
         return data_dir
@@ -41,7 +41,7 @@ def vector_library(n: int, dim: int, spec, base: Path | None = None, cheap: bool
     print(f"building a library of {n:,} vectors ({dim}-d) in {root} ...", file=sys.stderr)
     t0 = time.perf_counter()
     vectors = clustered_unit_vectors(n, dim)
-    params = IndexParams(M=16, ef_construction=40) if cheap else None
+    params = IndexParams(M=16, ef_construction=64) if cheap else None
     with Library.open(data_dir, params) as library:
         folder = library.add_folder(str(photos))
         library.set_model_spec(spec)
