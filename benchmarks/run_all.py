@@ -34,6 +34,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "viewer": ([], ["--runs", "3"]),
     "watch": ([], ["--files", "5000", "--idle-seconds", "10", "--writes", "5"]),
     "vector_storage": ([], ["--vectors", "5000", "--queries", "100"]),
+    "shapes_quality": ([], ["--per-class", "11"]),
 }
 MARKER = "<!-- benchmarks.{} -->"
 HEADER = """# Benchmark results

@@ -10,32 +10,38 @@ text transformer over open_clip's own tokenizer (SimpleTokenizer, 49408 tokens) 
 so a shape near the edge of a wide or tall image is never cropped away). Training uses exactly
 that inference preprocessing (open_clip.image_transform_v2 on the config's PreprocessCfg).
 
-Every step draws a fresh batch of images (tools/shapes.py) and captions from templates over
-colour+shape, colour only and shape only, and minimises open_clip's contrastive loss
-(open_clip.loss.ClipLoss) with AdamW and a warmup + cosine learning-rate schedule. Given a seed
-and a thread count, a run is deterministic: the data come from one numpy Generator (drawn by a
-single DataLoader worker, in order), torch is seeded and set to deterministic algorithms, and the
-run length is a fixed number of steps. Torch uses one thread by default: on a shared, busy
-2-core machine two OpenMP threads made each step ~10x slower (measured: 11 s vs 1 s per step),
-and the worker drawing images uses the other core. Training images are at most 512 px on a side
-(after the resize to the 64 px model input a 1024 px drawing looks the same, and costs 3x more
-to draw); benchmarks/shapes_quality.py checks the full 32-1024 px range.
+Every step draws a fresh batch of images (tools/shapes_augment.py: tools/shapes.py's drawings
+plus outlines, fill patterns, busy backgrounds, occluders, small shapes, blur, noise, JPEG) and
+captions from templates over colour+shape, colour only and shape only, and minimises
+label_aware_loss (a caption is a positive of every image it is true of, plus a supervised
+contrastive term among the images) with AdamW and a warmup + cosine learning-rate schedule.
+The model is judged on tools/shapes_eval.py, a renderer training never imports
+(benchmarks/shapes_quality.py). Given a seed, a thread count and a worker count, a run is
+deterministic: each DataLoader worker draws from its own numpy Generator and batches are taken
+from the workers in turn, torch is seeded and set to deterministic algorithms, and the run
+length is a fixed number of steps. Torch uses one thread by default: on a shared, busy 2-core
+machine two OpenMP threads made each step ~10x slower (measured: 11 s vs 1 s per step), and the
+drawing workers use the other core; the image tower runs channels-last (~30% faster on the CPU).
+Training images are at most 192 px on a side by default (the model sees 64 px);
+benchmarks/shapes_quality.py checks the full 32-1024 px range.
 The weights are saved as float16 safetensors (open_clip's loader casts them to the model's
-float32 parameters); the training time, command and held-out precision go into the file's
-metadata.
+float32 parameters); the training wall and CPU time, load average, command and held-out
+precision go into the file's metadata.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
+import resource
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import open_clip
@@ -44,7 +50,9 @@ from open_clip.transform import PreprocessCfg, image_transform_v2
 from safetensors.torch import save_file
 
 from clipcore.text_prefix import encode_text_prefix
-from tools.shapes import BACKGROUNDS, CLASSES, COLOURS, SHAPES, random_drawing
+from tools.shapes import COLOURS, SHAPES
+from tools.shapes_augment import augmented_drawing
+from tools.shapes_metrics import heldout_metrics
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "resources" / "models"
 CONFIG = MODELS_DIR / "shapes-clip.json"
@@ -58,16 +66,25 @@ COLOUR_TEMPLATES = ("{c}", "something {c}", "{a} {c} shape", "a photo of somethi
 SHAPE_TEMPLATES = ("{s}", "{a} {s}", "a photo of {a} {s}", "a picture of {a} {s}",
                    "{a} {s} shape", "the {s}", "an image of {a} {s}")
 CAPTION_MIX = (0.6, 0.2, 0.2)   # probability of a colour+shape, colour-only, shape-only caption
+COLOUR_INDEX = {c: i for i, c in enumerate(COLOURS)}
+SHAPE_INDEX = {s: i for i, s in enumerate(SHAPES)}
 
 
-def caption(rng: np.random.Generator, colour: str, shape: str) -> str:
-    """A random caption for an image of a ``colour`` ``shape`` (see the *_TEMPLATES)."""
+def labelled_caption(rng: np.random.Generator, colour: str, shape: str) -> tuple[str, str | None, str | None]:
+    """A random caption for an image of a ``colour`` ``shape`` (see the *_TEMPLATES), with what
+    it names: (caption, colour or None, shape or None)."""
     kind = rng.choice(3, p=CAPTION_MIX)
     templates = (PAIR_TEMPLATES, COLOUR_TEMPLATES, SHAPE_TEMPLATES)[kind]
     template = templates[int(rng.integers(len(templates)))]
     first = colour if kind in (0, 1) else shape
     article = "an" if first[0] in "aeiou" and rng.random() < 0.5 else "a"
-    return template.format(a=article, c=colour, s=shape)
+    return (template.format(a=article, c=colour, s=shape), colour if kind in (0, 1) else None,
+            shape if kind in (0, 2) else None)
+
+
+def caption(rng: np.random.Generator, colour: str, shape: str) -> str:
+    """A random caption for an image of a ``colour`` ``shape`` (see the *_TEMPLATES)."""
+    return labelled_caption(rng, colour, shape)[0]
 
 
 def load_config(path: str | Path = CONFIG) -> tuple[dict, PreprocessCfg]:
@@ -96,59 +113,6 @@ def build_model(config: str | Path = CONFIG, weights: str | Path | None = None):
     return model.eval(), image_transform_v2(pp, is_train=False), tokenizer
 
 
-def precision_at_k(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
-    """scores (Q, N) float, relevant (Q, N) bool -> (Q,) fraction of the top-k that is relevant."""
-    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(relevant, top, axis=1).mean(axis=1)
-
-
-def heldout_metrics(encode_images: Callable[[list], np.ndarray],
-                    encode_texts: Callable[[Sequence[str]], np.ndarray],
-                    seed: int = 12345, per_class: int = 12, max_side: int = 512) -> dict:
-    """Retrieval quality on a freshly drawn held-out set (``per_class`` images of each class).
-
-    ``encode_images`` maps a list of PIL images and ``encode_texts`` a list of strings to (N, D)
-    float32 L2-normalised embeddings (any encoder: the raw open_clip model, clipcore's Encoder).
-    Returns precision@1/5/10 of text queries "a <colour> <shape>" (``text_p@k``) and of image
-    queries (every image against all the others, ``image_p@k``), each averaged over the classes
-    and, under ``per_class``, per class; precision@10 of colour-only queries "<colour>" counting
-    images of that colour (``colour_p@10``) and of shape-only queries "a <shape>"
-    (``shape_p@10``); zero-shot accuracy over the 24 captions (``zero_shot``).
-    """
-    rng = np.random.default_rng(seed)
-    images, labels = [], []
-    for c, s in CLASSES:
-        for n in range(per_class):
-            image, _ = random_drawing(rng, c, s, BACKGROUNDS[n % len(BACKGROUNDS)], max_side=max_side)
-            images.append(image)
-            labels.append(f"{c} {s}")
-    img = encode_images(images)
-    labels = np.array(labels)
-    names = np.array([f"{c} {s}" for c, s in CLASSES])
-
-    text = encode_texts([f"a {name}" for name in names]) @ img.T
-    sim = img @ img.T
-    np.fill_diagonal(sim, -np.inf)
-    per_query = {}
-    for k in (1, 5, 10):
-        per_query[f"text_p@{k}"] = precision_at_k(text, labels[None, :] == names[:, None], k)
-        image_p = precision_at_k(sim, labels[:, None] == labels[None, :], k)
-        per_query[f"image_p@{k}"] = image_p.reshape(len(names), per_class).mean(axis=1)
-    out = {key: float(v.mean()) for key, v in per_query.items()}
-    out["per_class"] = {name: {key: round(float(v[i]), 3) for key, v in per_query.items()}
-                        for i, name in enumerate(names)}
-
-    image_colour = np.array([label.split()[0] for label in labels])
-    image_shape = np.array([label.split()[1] for label in labels])
-    for key, queries, words, truth in (
-            ("colour_p@10", list(COLOURS), list(COLOURS), image_colour),
-            ("shape_p@10", [f"a {s}" for s in SHAPES], list(SHAPES), image_shape)):
-        relevant = truth[None, :] == np.array(words)[:, None]
-        out[key] = float(precision_at_k(encode_texts(queries) @ img.T, relevant, 10).mean())
-    out["zero_shot"] = float((names[text.argmax(axis=0)] == labels).mean())
-    return out
-
-
 def encode_captions(model, tokens: torch.Tensor) -> torch.Tensor:
     """(B, L) int64 tokens -> (B, D) float32 L2-normalised, same as model.encode_text(normalize=True).
 
@@ -173,30 +137,97 @@ def model_encoders(model, preprocess, tokenizer):
 
 
 class DrawnBatches(torch.utils.data.IterableDataset):
-    """Endless (images (B, 3, S, S) float32, tokens (B, L) int64) batches drawn from one seed."""
+    """Endless batches drawn by tools/shapes_augment.py: (images (B, 3, S, S) float32, caption
+    tokens (B, L) int64, labels (B, 4) int64: the image's colour and shape index, then the colour
+    and shape index its caption names, -1 where it names none).
+
+    Each DataLoader worker draws from its own numpy Generator seeded (seed, worker id); the
+    DataLoader takes batches from its workers in turn, so a seed and a worker count give the
+    same batches in the same order on every run.
+    """
 
     def __init__(self, seed: int, batch_size: int, preprocess, tokenizer, max_side: int):
         self.seed, self.batch_size, self.max_side = seed, batch_size, max_side
         self.preprocess, self.tokenizer = preprocess, tokenizer
 
     def __iter__(self):
-        rng = np.random.default_rng(self.seed)
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, info.id if info else 0])
         while True:
-            images, captions = [], []
+            images, captions, labels = [], [], []
             for _ in range(self.batch_size):
-                image, d = random_drawing(rng, max_side=self.max_side)
+                image, d = augmented_drawing(rng, max_side=self.max_side)
                 images.append(self.preprocess(image))
-                captions.append(caption(rng, d.colour, d.shape))
-            yield torch.stack(images), self.tokenizer(captions)
+                text, c, s = labelled_caption(rng, d.colour, d.shape)
+                captions.append(text)
+                labels.append((COLOUR_INDEX[d.colour], SHAPE_INDEX[d.shape],
+                               COLOUR_INDEX.get(c, -1), SHAPE_INDEX.get(s, -1)))
+            yield torch.stack(images), self.tokenizer(captions), torch.tensor(labels)
+
+
+def label_aware_loss(image_features: torch.Tensor, text_features: torch.Tensor, logit_scale: torch.Tensor,
+                     labels: torch.Tensor, image_weight: float = 0.5, image_temperature: float = 0.1):
+    """Contrastive loss that knows which captions are true of which images.
+
+    open_clip's ClipLoss takes caption i as the only match of image i, but a batch of 128 over
+    24 classes holds ~5 images of each class and colour-only / shape-only captions that are
+    true of many images: ClipLoss pushes every image away from those true captions. Here a
+    caption is a positive of every image it describes (``labels`` (B, 4), see DrawnBatches):
+
+    - image -> text and text -> image: -log of the softmax probability mass on the positives
+      (the multi-positive NCE of e.g. UniCL, Yang et al. 2022), averaged both ways;
+    - plus ``image_weight`` x supervised contrastive loss among the images themselves (SupCon
+      "L_out", Khosla et al. 2020, temperature ``image_temperature``): images of the same class
+      pull together, others (a star and a triangle of one colour too) apart. That is what an
+      image query ("find similar") ranks by.
+
+    image_features, text_features: (B, D) float32 L2-normalised. Returns a scalar tensor.
+    """
+    colour, shape, caption_colour, caption_shape = labels.unbind(dim=1)
+    positive = (((caption_colour[None, :] == -1) | (caption_colour[None, :] == colour[:, None]))
+                & ((caption_shape[None, :] == -1) | (caption_shape[None, :] == shape[:, None])))
+    logits = logit_scale * image_features @ text_features.T
+    ninf = torch.finfo(logits.dtype).min
+
+    def nce(scores, pos):
+        return (torch.logsumexp(scores, dim=1) - torch.logsumexp(scores.masked_fill(~pos, ninf), dim=1)).mean()
+
+    contrastive = 0.5 * (nce(logits, positive) + nce(logits.T, positive.T))
+    same = (colour[:, None] == colour[None, :]) & (shape[:, None] == shape[None, :])
+    eye = torch.eye(len(labels), dtype=torch.bool)
+    sim = (image_features @ image_features.T / image_temperature).masked_fill(eye, ninf)
+    log_p = sim - torch.logsumexp(sim, dim=1, keepdim=True)
+    same = same & ~eye
+    count = same.sum(dim=1)
+    has = count > 0
+    supcon = -(log_p.masked_fill(~same, 0).sum(dim=1)[has] / count[has]).mean()
+    return contrastive + image_weight * supcon
+
+
+def _cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def train(args) -> dict:
-    """Train, save float16 safetensors + metadata to ``args.out``; returns the metadata dict."""
+    """Train, save float16 safetensors + metadata to ``args.out``; returns the metadata dict.
+
+    Records in the metadata the wall time of the training loop (``training_seconds``), the CPU
+    time (user + sys, from resource.getrusage) of this process and of the drawing workers, the
+    load average before and after, and ``idle_estimate_seconds``: the wall time the same work
+    needs on an idle 2-core machine, max(this process's CPU time, all CPU time / 2) (the
+    trainer runs on one thread and cannot go faster than its own CPU time; all processes
+    together cannot go faster than two cores). On a busy machine CPU time itself grows a little
+    (shared caches, frequency), so the estimate errs long.
+    """
+    load_before = os.getloadavg()
+    cpu_self, cpu_children = _cpu_seconds(resource.RUSAGE_SELF), _cpu_seconds(resource.RUSAGE_CHILDREN)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     model, preprocess, tokenizer = build_model(args.config)
     model.train()
+    model.visual.to(memory_format=torch.channels_last)   # ~30% faster convolutions on the CPU
 
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
@@ -209,18 +240,18 @@ def train(args) -> dict:
         return min(1.0, (i + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(i, args.steps) / args.steps))
 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
-    loss_fn = open_clip.loss.ClipLoss()
-    # One worker process draws the next batch while this one trains; one worker keeps the order.
-    batches = torch.utils.data.DataLoader(
+    # Worker processes draw the next batches while this one trains, taken from them in turn.
+    batches = iter(torch.utils.data.DataLoader(
         DrawnBatches(args.seed, args.batch_size, preprocess, tokenizer, args.max_side),
-        batch_size=None, num_workers=1, prefetch_factor=4, persistent_workers=False)
+        batch_size=None, num_workers=args.workers, prefetch_factor=4, persistent_workers=False))
 
     start = time.monotonic()
-    for step, (images, tokens) in enumerate(batches):
-        if step == args.steps:
-            break
-        image_features = model.encode_image(images, normalize=True)
-        loss = loss_fn(image_features, encode_captions(model, tokens), model.logit_scale.exp())
+    for step in range(args.steps):
+        images, tokens, labels = next(batches)
+        image_features = model.encode_image(images.contiguous(memory_format=torch.channels_last),
+                                            normalize=True)
+        loss = label_aware_loss(image_features, encode_captions(model, tokens), model.logit_scale.exp(),
+                                labels, image_weight=args.image_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -231,16 +262,29 @@ def train(args) -> dict:
             print(f"step {step:5d}/{args.steps}  loss {loss.item():.4f}  "
                   f"lr {schedule.get_last_lr()[0]:.2e}  {time.monotonic() - start:.0f} s", flush=True)
     seconds = time.monotonic() - start
+    trainer_cpu = _cpu_seconds(resource.RUSAGE_SELF) - cpu_self
+    del batches        # shuts the workers down and waits for them: their CPU time is counted
+    gc.collect()
+    worker_cpu = _cpu_seconds(resource.RUSAGE_CHILDREN) - cpu_children
+    load_after = os.getloadavg()
+    idle_estimate = max(trainer_cpu, (trainer_cpu + worker_cpu) / 2)
 
     model.eval()
+    model.visual.to(memory_format=torch.contiguous_format)
     metrics = heldout_metrics(*model_encoders(model, preprocess, tokenizer))
     meta = {
         "training_seconds": f"{seconds:.1f}",
+        "cpu_seconds": json.dumps({"trainer": round(trainer_cpu, 1), "worker": round(worker_cpu, 1)}),
+        "idle_estimate_seconds": f"{idle_estimate:.1f}",
+        "idle_estimate": "max(trainer CPU, all CPU / 2) on 2 cores",
+        "load_average": f"{load_before[0]:.2f} before, {load_after[0]:.2f} after (1-min; "
+                        f"15-min {load_before[2]:.2f} / {load_after[2]:.2f})",
         "steps": str(args.steps), "batch_size": str(args.batch_size), "seed": str(args.seed),
-        "threads": str(args.threads), "lr": str(args.lr),
+        "threads": str(args.threads), "workers": str(args.workers), "lr": str(args.lr),
+        "image_weight": str(args.image_weight), "max_side": str(args.max_side),
         "command": "python -m tools.train_shapes " + " ".join(sys.argv[1:]),
         "torch": torch.__version__, "open_clip": open_clip.__version__,
-        "heldout": json.dumps({k: round(v, 4) for k, v in metrics.items() if k != "per_class"}),
+        "heldout": json.dumps({k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -248,7 +292,9 @@ def train(args) -> dict:
     partial = out.with_name(out.name + ".partial")
     save_file(state, str(partial), metadata=meta)
     os.replace(partial, out)   # atomic: the shipped weights are never half-written
-    print(f"trained {args.steps} steps in {seconds:.0f} s; wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    print(f"trained {args.steps} steps in {seconds:.0f} s wall; CPU {trainer_cpu:.0f} s trainer + "
+          f"{worker_cpu:.0f} s workers; idle 2-core estimate {idle_estimate:.0f} s; load {meta['load_average']}; "
+          f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     print("held-out:", meta["heldout"])
     return meta
 
@@ -257,14 +303,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(CONFIG), help="open_clip model-config JSON")
     parser.add_argument("--out", default=str(WEIGHTS), help="where to write the .safetensors weights")
-    parser.add_argument("--steps", type=int, default=1200, help="optimizer steps (fixed, for determinism)")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=500, help="optimizer steps (fixed, for determinism)")
+    parser.add_argument("--batch-size", type=int, default=96)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads; results depend on it (more than 1 is ~10x slower on a busy CPU)")
-    parser.add_argument("--max-side", type=int, default=512, help="largest drawn training image side, px")
+    parser.add_argument("--max-side", type=int, default=192, help="largest drawn training image side, px")
+    parser.add_argument("--workers", type=int, default=2, help="drawing worker processes (results depend on it)")
+    parser.add_argument("--image-weight", type=float, default=0.5,
+                        help="weight of the image-image supervised contrastive term")
     train(parser.parse_args(argv))
 
 

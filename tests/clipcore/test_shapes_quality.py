@@ -1,5 +1,8 @@
 """Search quality end to end with the shipped shapes model: draw a fresh held-out library,
-index it with the real indexer, and query it through the public Searcher."""
+index it with the real indexer, and query it through the public Searcher. Twice: drawn by the
+training renderer (tools/shapes.py) and by the independent evaluation renderer
+(tools/shapes_eval.py: other drawing code, outlines, textures, busy backgrounds, occlusion,
+small shapes, JPEG artefacts), which training never sees."""
 
 from __future__ import annotations
 
@@ -14,10 +17,17 @@ from clipcore.library import Library
 from clipcore.presets import resolve_model_spec
 from clipcore.search import Searcher
 from tools.shapes import BACKGROUNDS, CLASSES, COLOURS, draw_shape, random_size, write_labelled_folder
+from tools.shapes_eval import eval_drawing, write_eval_folder
 
-pytestmark = pytest.mark.slow   # end to end: draws, indexes and searches 288 images (~25 s)
+pytestmark = pytest.mark.slow   # end to end: draws, indexes and searches 288 + 264 images (~50 s)
 
 PER_CLASS = 12   # > 10, so precision@10 can be perfect without every image being in the top 10
+EVAL_PER_CLASS = 11   # the evaluation renderer's library: a small sample, >= 11 for precision@10
+# What the evaluation renderer's small sample must reach: a floor under the shipped model (the
+# issue's targets, text 0.97 and image 0.95, are benchmarks/shapes_quality.py's, on 20 images
+# per class; here 24 queries of 10 hits over 11 per class, where the model of 2026-11 reached
+# text 0.78). Raise it with a better model.
+EVAL_TEXT_P10, EVAL_IMAGE_P10 = 0.7, 0.45
 
 
 def label(hit) -> tuple[str, str]:
@@ -39,6 +49,22 @@ def searcher(tmp_path_factory):
     events = list(index_folders(library, [str(photos)], encoder.spec, encoder=encoder))
     summary = events[-1].summary
     assert (summary.new, summary.skipped) == (len(drawings), 0)
+    yield Searcher(library, lambda: encoder)
+    library.close()
+
+
+@pytest.fixture(scope="module")
+def eval_searcher(tmp_path_factory):
+    """A library of evaluation-renderer drawings, indexed by the real indexer."""
+    photos = tmp_path_factory.mktemp("shapes-eval-photos")
+    drawings = write_eval_folder(photos, np.random.default_rng(2026), EVAL_PER_CLASS)
+    assert any(d.small for d in drawings) and any(d.occluded for d in drawings)
+    assert any(d.outline for d in drawings) and any(d.quality for d in drawings)
+
+    encoder = Encoder.load(resolve_model_spec("shapes", device="cpu"))
+    library = Library.open(tmp_path_factory.mktemp("shapes-eval-data"))
+    events = list(index_folders(library, [str(photos)], encoder.spec, encoder=encoder))
+    assert (events[-1].summary.new, events[-1].summary.skipped) == (len(drawings), 0)
     yield Searcher(library, lambda: encoder)
     library.close()
 
@@ -94,3 +120,20 @@ def test_two_red_circles_as_examples_rank_red_circles_first_and_less_like_blue_p
     against = searcher.search(examples=[red[0], blue[0], Example(blue[1], -1.0)], k=10)
     assert not any(label(h) == ("blue", "circle") for h in against)   # ... and are pushed out
     assert precision_at_10(against, lambda l: l == ("red", "circle")) >= 0.9
+
+
+def test_text_queries_find_each_class_drawn_by_another_renderer(eval_searcher):
+    precision = [precision_at_10(eval_searcher.search(f"a {c} {s}", k=10), lambda l, c=c, s=s: l == (c, s))
+                 for c, s in CLASSES]
+    assert np.mean(precision) >= EVAL_TEXT_P10, dict(zip(CLASSES, precision))
+
+
+def test_image_queries_find_the_same_class_drawn_by_another_renderer(eval_searcher):
+    """A fresh evaluation drawing of each class as the query (not one of the library's)."""
+    rng = np.random.default_rng(2027)
+    precision = []
+    for c, s in CLASSES:
+        query, _ = eval_drawing(rng, c, s)
+        precision.append(precision_at_10(eval_searcher.search(image=query, k=10),
+                                         lambda l, c=c, s=s: l == (c, s)))
+    assert np.mean(precision) >= EVAL_IMAGE_P10, dict(zip(CLASSES, precision))
