@@ -85,11 +85,13 @@ class Library:
             fid = self.catalog.insert_folder(path)
         return self._folder_info(fid)
 
-    def remove_folder(self, path: str) -> None:
+    def remove_folder(self, path: str, undoable: bool = False) -> None:
         """Forget the folder and its images (catalog rows, vectors, ANN entries). Never touches
         files. ``path``: a library folder, or an offline drive inside one (see
         :meth:`offline_folders`). This is the only way photos of an offline folder leave the
-        library. Raises ClipcoreError for any other path, LibraryBusyError."""
+        library. ``undoable`` (a library folder): its rows and vectors are kept aside until
+        :meth:`purge_removed`, and :meth:`undo_remove` brings them back without embedding
+        anything again. Raises ClipcoreError for any other path, LibraryBusyError."""
         path = _norm(path)
         fid = self.folder_id(path)
         vol = self.volumes().get(path)
@@ -97,10 +99,46 @@ class Library:
             raise ClipcoreError(f"{path} is not a library folder; nothing was removed.")
         with self.writer_lock.hold():
             if fid is not None:
-                self.ann.apply(lambda: self.catalog.delete_folder(fid))
+                forget = self.catalog.stash_folder if undoable else self.catalog.delete_folder
+                self.ann.apply(lambda: forget(fid))
             else:
                 self.ann.apply(lambda: self.catalog.forget_volume(path))
             self.save_indexes()
+
+    def undo_remove(self, path: str) -> FolderInfo:
+        """Bring back a library folder removed with ``undoable=True`` and not purged since:
+        its photos, vectors and hashes as they were (the vector indexes catch up from the
+        catalog on their next use; no model is loaded). Raises ClipcoreError when nothing is
+        kept for ``path`` or a library folder overlapping it was added meanwhile,
+        LibraryBusyError."""
+        path = _norm(path)
+        with self.writer_lock.hold():
+            overlap = [f.path for f in self.catalog.folder_rows()
+                       if _inside(path, f.path) or _inside(f.path, path)]
+            restored = None if overlap else self.catalog.restore_folder(path)
+        if restored is None:
+            raise ClipcoreError(f"The removal of {path} can no longer be undone"
+                                + (f" ({overlap[0]} is in the library now)" if overlap else "")
+                                + "; add the folder again to index it.")
+        return self._folder_info(restored[0])
+
+    def removed_folders(self) -> list[str]:
+        """Folders removed with undo and not purged yet (most recent first)."""
+        return self.catalog.removed_folder_paths()
+
+    def purge_removed(self) -> int:
+        """Forget for good every folder kept aside for undo; returns how many. Raises
+        LibraryBusyError when another process is writing."""
+        if not self.catalog.removed_folder_paths() or self.catalog.read_only:
+            return 0
+        with self.writer_lock.hold():
+            return self.catalog.purge_removed()
+
+    def subfolders(self, path: str) -> dict[str, int]:
+        """The folders inside the library folder (or any folder) ``path`` that hold indexed
+        photos, directly or below -> how many photos anywhere inside each; from the catalog,
+        no disk walk."""
+        return self.catalog.subfolder_counts(_norm(path))
 
     def folder_id(self, path: str) -> int | None:
         """The id of the library folder at ``path``, or None."""
@@ -277,3 +315,8 @@ class Library:
     def save_indexes(self, force: bool = True) -> None:
         """Save every loaded vector index that changed, if no other process is writing."""
         self.ann.save(force=force)
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or inside it (absolute, normalised paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)

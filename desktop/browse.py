@@ -46,6 +46,7 @@ class Browse(QObject):
         # the result line gives way (elided by Qt) so the filter row never widens the window
         w.result_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.copy_jobs: list[CopyJob] = []
+        self.removed: list[str] = []     # folders removed with undo, the last one last
         self._build_menu()
         self._connect()
         self._keyboard()
@@ -87,6 +88,11 @@ class Browse(QObject):
         panel.view.clicked.connect(lambda index: self.chips.set_folder(panel.selected_path()))
         panel.remove_requested.disconnect()
         panel.remove_requested.connect(self.confirm_remove)
+        c = w.controller
+        c.subfolders_changed.connect(w.folders_model.set_subfolders)
+        c.folder_removed.connect(self._removed)
+        c.folder_restored.connect(self._restored)
+        w.actions.undo_remove.triggered.connect(self.undo_remove)
 
     def _keyboard(self) -> None:
         w = self.w
@@ -225,18 +231,45 @@ class Browse(QObject):
 
     # ------------------------------------------------------------------ folders
     def confirm_remove(self, path: str, ask=None) -> bool:
-        """Ask, then forget the folder (its files are never touched)."""
+        """Ask, then forget the folder (its files are never touched); undoable until quit."""
         ask = ask or (lambda: QMessageBox.question(
             self.w, "Remove folder",
             f"Remove {path} from the library?\n\nIts photos will no longer be found. The files "
-            "on disk are not touched; add the folder again to bring them back.")
+            "on disk are not touched. You can undo this (Edit menu) until you quit clipdesk.")
             == QMessageBox.StandardButton.Yes)
         if not ask():
             return False
         if self.chips.folder and (self.chips.folder + os.sep).startswith(path.rstrip(os.sep) + os.sep):
             self.chips.set_folder(None)
-        self.w.controller.remove_folder(path)
+        self.w.controller.remove_folder(path, undoable=True)
         return True
+
+    def _removed(self, path: str) -> None:
+        """A folder was removed with undo: say so, with Undo in the bar and the Edit menu."""
+        self.removed = [p for p in self.removed if p != path] + [path]
+        self._update_undo()
+        self.w.message_bar.show_message(
+            f"Removed “{os.path.basename(path)}” from the library; its files are untouched.",
+            "Undo", self.undo_remove)
+        if self.w._request is not None:
+            self.rerun()          # its photos leave the results
+
+    def undo_remove(self) -> None:
+        """Bring back the folder removed last (nothing is embedded again)."""
+        if self.removed:
+            self.w.controller.undo_remove(self.removed.pop())
+            self._update_undo()
+
+    def _restored(self, path: str) -> None:
+        self.w.message_bar.show_message(f"“{os.path.basename(path)}” is back in the library.")
+        if self.w._request is not None:
+            self.rerun()
+
+    def _update_undo(self) -> None:
+        action = self.w.actions.undo_remove
+        action.setEnabled(bool(self.removed))
+        action.setText(f"&Undo remove folder “{os.path.basename(self.removed[-1])}”"
+                       if self.removed else "&Undo remove folder")
 
     # ------------------------------------------------------------------ keyboard
     def focus_search(self) -> None:

@@ -46,7 +46,8 @@ class Controller(IndexRuns, QObject):
     ``indexing_finished(IndexSummary | None)``; ``results_ready(list[Hit], SearchRequest)``;
     ``search_failed(message)``; ``message(text)`` for non-blocking notices;
     ``skipped_ready(list[ImageRow])``; ``shutdown_done()`` once every worker has stopped;
-    ``watch_states({path: FolderWatch})`` (clipcore.watch).
+    ``watch_states({path: FolderWatch})`` (clipcore.watch); ``folder_removed(path)`` (can
+    be undone until quit), ``folder_restored(path)``, ``subfolders_changed(dict)``.
 
     ``resolve_spec(AppSettings) -> ModelSpec`` chooses the model (tests inject a tiny one);
     ``thumbnails`` is the indexer's thumbnail callback; ``index_options`` are extra keyword
@@ -67,6 +68,9 @@ class Controller(IndexRuns, QObject):
     download_progress = Signal(object)
     reindex_notice = Signal(str)
     watch_states = Signal(object)
+    folder_removed = Signal(str)        # removed with undo: it can be brought back until quit
+    folder_restored = Signal(str)
+    subfolders_changed = Signal(object)  # {library folder: {sub-folder: photos inside}}
 
     def __init__(self, library, settings: AppSettings, *,
                  resolve_spec: Callable[[AppSettings], object] = default_spec_resolver,
@@ -109,6 +113,7 @@ class Controller(IndexRuns, QObject):
             except Exception as err:  # noqa: BLE001 -- unknown preset: tell the user, keep running
                 self.model_state.emit("error", user_message(err))
                 wanted = None
+            self._purge_removed()     # removals a crash left undoable: gone for good
             return wanted, self.library.model_spec(), self.library.folders(), self.library.count()
 
         self.pool.run(read, on_result=lambda r: self._started(*r), on_error=self._report)
@@ -271,6 +276,13 @@ class Controller(IndexRuns, QObject):
             self._worker.cancel()
         self._check_idle()
 
+    def _purge_removed(self) -> None:
+        """Quitting: folders removed with undo are forgotten for good."""
+        try:
+            self.library.purge_removed()
+        except Exception as err:  # noqa: BLE001 -- e.g. busy: the next start purges them
+            self.message.emit(user_message(err))
+
     def _check_idle(self) -> None:
         # An index run still waiting for its model has written nothing: the app process need
         # not wait for the model to load (in-process, shutdown_wait_ms < 0, it does).
@@ -282,6 +294,7 @@ class Controller(IndexRuns, QObject):
             # can take long (importing torch); the app process waits at most
             # ``shutdown_wait_ms`` and then exits without them (app.main).
             self.pool.waitForDone(self.shutdown_wait_ms)
+            self._purge_removed()
             self.library.close()
             self.shutdown_done.emit()
 

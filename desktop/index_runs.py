@@ -101,6 +101,8 @@ class IndexRuns:
         before = {f.path for f in self.folders}
         self.folders, self.indexed_count = folders, count
         self.folders_changed.emit(folders, count)
+        if not self._closing:
+            self._load_subfolders(folders)
         if before != {f.path for f in folders} and (self.settings.watch or self.live.running):
             self._restart_watch()
 
@@ -127,11 +129,13 @@ class IndexRuns:
         self.pool.run(lambda: (self.library.folders(), self.library.count(identity)),
                       on_result=lambda r: self._set_folders(*r), on_error=self._report)
 
-    def remove_folder(self, path: str) -> None:
-        """Forget a folder and its images in the catalog (never touches the files)."""
+    def remove_folder(self, path: str, undoable: bool = False) -> None:
+        """Forget a folder and its images in the catalog (never touches the files).
+        ``undoable``: kept aside until the app quits; ``folder_removed(path)`` then says it can
+        be undone (:meth:`undo_remove`)."""
         def remove():
-            self.pool.run(self.library.remove_folder, path, on_error=self._report,
-                          on_result=lambda _r: self._refresh_folders())
+            self.pool.run(self.library.remove_folder, path, undoable, on_error=self._report,
+                          on_result=lambda _r: self._removed(path, undoable))
 
         if self._worker is not None:
             resume = [p for p in self.indexing if p != path]
@@ -139,3 +143,24 @@ class IndexRuns:
             self._after_index += [remove, lambda: self.index(resume)]
         else:
             remove()
+
+    def _removed(self, path: str, undoable: bool) -> None:
+        self._refresh_folders()
+        if undoable:
+            self.folder_removed.emit(path)
+
+    def undo_remove(self, path: str) -> None:
+        """Bring back a folder removed with undo (its photos and vectors as they were; nothing
+        is embedded again); ``folder_restored(path)`` once done, ``message`` if it cannot be."""
+        def restored(_info) -> None:
+            self._refresh_folders()
+            self.folder_restored.emit(path)
+
+        self.pool.run(self.library.undo_remove, path, on_result=restored, on_error=self._report)
+
+    def _load_subfolders(self, folders) -> None:
+        """Read the sub-folders of every library folder from the catalog in a worker, then
+        ``subfolders_changed({library folder: {sub-folder: photos}})``."""
+        paths = [f.path for f in folders]
+        self.pool.run(lambda: {p: self.library.subfolders(p) for p in paths},
+                      on_result=self.subfolders_changed.emit, on_error=self._report)

@@ -25,6 +25,7 @@ class MenuActions:
     settings: QAction
     quit: QAction
     paste: QAction
+    undo_remove: QAction    # "Undo remove folder “NAME”" (enabled while one can be undone)
 
 
 def image_file_filter() -> str:
@@ -57,5 +58,10 @@ def build_menus(window: QMainWindow) -> MenuActions:
     edit_menu = window.menuBar().addMenu("&Edit")
     paste = QAction("&Paste image", window, shortcut=QKeySequence.StandardKey.Paste)
     paste.triggered.connect(window.paste)
+    undo_remove = QAction("&Undo remove folder", window, shortcut=QKeySequence.StandardKey.Undo,
+                          enabled=False)
+    edit_menu.insertAction(paste, undo_remove)
+    edit_menu.insertSeparator(paste)
     edit_menu.addAction(paste)
-    return MenuActions(add_folder, search_by_image, rescan, settings, quit_action, paste)
+    return MenuActions(add_folder, search_by_image, rescan, settings, quit_action, paste,
+                       undo_remove)

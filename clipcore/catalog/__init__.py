@@ -28,6 +28,7 @@ from .folders import FolderInfo, FolderRow, FoldersTable
 from .hashes import HashesTable
 from .health import HealthTable
 from .recover import RecoverTable, Salvage
+from .removed import RemovedTable
 from .images import ImageRow, ImagesTable, ImageStatus, KnownImage
 from .models import ModelRow, ModelsTable
 from .paths import fs_key, fs_path
@@ -69,7 +70,7 @@ __all__ = [
 
 class Catalog(FoldersTable, ImagesTable, VectorsTable, ModelsTable, SettingsTable, StateTable,
               ChangesTable, HashesTable, TagsTable, SniffedTable, HealthTable, RecoverTable,
-              VolumesTable, TombstonesTable,
+              VolumesTable, TombstonesTable, RemovedTable,
               Database):
     """The catalog of one data directory: ``Catalog(data_dir)`` creates or upgrades
     ``<data_dir>/catalog.sqlite``. One connection per thread; thread-safe.

@@ -7,6 +7,7 @@ says is left to do. A run that finishes sets it to 0.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -85,6 +86,26 @@ class FoldersTable(Table):
             c.execute("UPDATE images SET folder_id = ? WHERE path >= ? AND path < ?", (fid, lo, hi))
             c.execute("DELETE FROM folders WHERE path >= ? AND path < ?", (lo, hi))
         return fid
+
+    def subfolder_counts(self, folder: str) -> dict[str, int]:
+        """Folders strictly inside the absolute path ``folder`` that hold photos indexed (status
+        ok), directly or further down -> how many photos anywhere inside each."""
+        lo, hi = path_range(folder)
+        rows = self.conn().execute("SELECT path FROM images WHERE path >= ? AND path < ? AND "
+                                   "status = ?", (lo, hi, ImageStatus.OK.value)).fetchall()
+        sep = os.fsencode(os.sep)
+        direct: dict[bytes, int] = {}
+        for (path,) in rows:
+            parent = bytes(path).rpartition(sep)[0]
+            direct[parent] = direct.get(parent, 0) + 1
+        top = fs_key(folder.rstrip(os.sep))
+        counts: dict[str, int] = {}
+        for parent, n in direct.items():
+            while len(parent) > len(top):
+                name = fs_path(parent)
+                counts[name] = counts.get(name, 0) + n
+                parent = parent.rpartition(sep)[0]
+        return counts
 
     def delete_folder(self, folder_id: int) -> Applied:
         """Forget a library folder and its images and vectors (one transaction that bumps the

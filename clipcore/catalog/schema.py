@@ -22,7 +22,7 @@ statements) and is appended to :data:`MIGRATIONS` below. Never edit a migration 
 from __future__ import annotations
 
 from . import hashes, tags, tombstones, volumes
-from . import sniffed
+from . import removed, sniffed
 from .vectors import MIGRATION_FLOAT16
 from .folders import MIGRATION as folders_pending
 from .images import MIGRATION_DATE_SOURCE
@@ -81,6 +81,7 @@ MIGRATIONS: list[list[str]] = [
     volumes.MIGRATION,     # 5: library folders / drives inside them, online or offline
     tombstones.MIGRATION,  # 6: vectors of deleted photos, by content hash, for a while
     MIGRATION_FLOAT16,     # 7: vectors (and tombstones) stored as float16 (issue 14)
+    removed.MIGRATION,     # 8: folders removed with undo, kept aside until the app quits
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 FLOAT16_VERSION = 7   # from this version on vectors are float16 (catalog/vectors.py)

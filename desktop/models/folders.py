@@ -1,16 +1,18 @@
-"""The library panel's model: folders with their counts and state."""
+"""The library panel's model: library folders with their counts and state, and their
+sub-folders (a tree; the sub-folders come from the catalog, never from a walk of the disk)."""
 
 from __future__ import annotations
 
 import datetime
 import os
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
-__all__ = ["FoldersModel", "PathRole", "folder_state"]
+__all__ = ["FoldersModel", "LibraryFolderRole", "PathRole", "folder_state"]
 
 PathRole = Qt.ItemDataRole.UserRole + 1
+LibraryFolderRole = Qt.ItemDataRole.UserRole + 2     # True for a library folder (not a sub-folder)
 
 
 def folder_state(info, indexing: bool, watch=None) -> str:
@@ -51,8 +53,31 @@ def _when(ns) -> str:
     return datetime.datetime.fromtimestamp(ns / 1e9).strftime("%Y-%m-%d %H:%M")
 
 
-class FoldersModel(QAbstractListModel):
-    """Rows: library folders (FolderInfo), plus folders added but not yet in the catalog."""
+class _Node:
+    """A row of the folder tree: a library folder (depth 1) or a sub-folder inside one."""
+
+    __slots__ = ("path", "parent", "row", "children", "count")
+
+    def __init__(self, path: str, parent: "_Node | None", row: int, count: int = 0):
+        self.path, self.parent, self.row, self.count = path, parent, row, count
+        self.children: list[_Node] = []
+
+
+def _subtree(top: "_Node", counts: dict) -> None:
+    """Hang ``counts`` ({sub-folder path: photos}, every ancestor listed) under ``top``."""
+    nodes = {top.path.rstrip(os.sep): top}
+    for path in sorted(counts, key=lambda p: (p.count(os.sep), os.path.basename(p).lower())):
+        parent = nodes.get(os.path.dirname(path))
+        if parent is None:
+            continue
+        node = _Node(path, parent, len(parent.children), counts[path])
+        parent.children.append(node)
+        nodes[path] = node
+
+
+class FoldersModel(QAbstractItemModel):
+    """Rows: library folders (FolderInfo), plus folders added but not yet in the catalog; under
+    each, its sub-folders that hold photos (from the catalog: :meth:`set_subfolders`)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -60,10 +85,11 @@ class FoldersModel(QAbstractListModel):
         self._info: dict[str, object] = {}
         self._indexing: set[str] = set()
         self._watch: dict[str, object] = {}
+        self._subfolders: dict[str, dict[str, int]] = {}
+        self._root = _Node("", None, 0)
 
     def set_folders(self, folders, indexing=()) -> None:
         """``folders``: FolderInfo list from the catalog; ``indexing``: paths being indexed."""
-        self.beginResetModel()
         self._info = {f.path: f for f in folders}
         known = set(self._info)
         # a folder inside a library folder (a watch run) shows as its library folder
@@ -71,6 +97,20 @@ class FoldersModel(QAbstractListModel):
                                                                           + os.sep)), p)
                           for p in indexing}
         self._paths = sorted(known | self._indexing, key=lambda p: os.path.basename(p).lower())
+        self._rebuild()
+
+    def set_subfolders(self, subfolders: dict) -> None:
+        """``subfolders``: {library folder: {sub-folder path: photos inside}} (Library.subfolders)."""
+        self._subfolders = dict(subfolders)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self.beginResetModel()
+        self._root = _Node("", None, 0)
+        for row, path in enumerate(self._paths):
+            top = _Node(path, self._root, row)
+            self._root.children.append(top)
+            _subtree(top, self._subfolders.get(path, {}))
         self.endResetModel()
 
     def set_indexing(self, indexing) -> None:
@@ -86,13 +126,45 @@ class FoldersModel(QAbstractListModel):
     def skipped_total(self) -> int:
         return sum(f.skipped_count for f in self._info.values())
 
+    # -- QAbstractItemModel --------------------------------------------------------------
+    def _node(self, index) -> _Node:
+        return index.internalPointer() if index.isValid() else self._root
+
+    def index(self, row: int, column: int = 0, parent=QModelIndex()) -> QModelIndex:
+        node = self._node(parent)
+        if column != 0 or not 0 <= row < len(node.children):
+            return QModelIndex()
+        return self.createIndex(row, 0, node.children[row])
+
+    def parent(self, index=QModelIndex()) -> QModelIndex:
+        if not index.isValid():
+            return QModelIndex()
+        up = index.internalPointer().parent
+        if up is None or up is self._root:
+            return QModelIndex()
+        return self.createIndex(up.row, 0, up)
+
     def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._paths)
+        if parent.isValid() and parent.column() != 0:
+            return 0
+        return len(self._node(parent).children)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 1
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
-        path = self._paths[index.row()]
+        node = index.internalPointer()
+        path = node.path
+        if node.parent is not self._root:           # a sub-folder
+            if role == Qt.ItemDataRole.DisplayRole:
+                return f"{os.path.basename(path)}  ·  {node.count:,}"
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return f"{path}\n{node.count:,} photo{'s' * (node.count != 1)}"
+            if role == Qt.ItemDataRole.AccessibleTextRole:
+                return f"{os.path.basename(path)}, {node.count} photos"
+            return path if role == PathRole else None
         if role == Qt.ItemDataRole.DisplayRole:
             name = os.path.basename(path.rstrip(os.sep)) or path
             state = folder_state(self._info.get(path), path in self._indexing,
@@ -110,4 +182,6 @@ class FoldersModel(QAbstractListModel):
                 return QColor(Qt.GlobalColor.gray)
         if role == PathRole:
             return path
+        if role == LibraryFolderRole:
+            return True
         return None

@@ -1,18 +1,20 @@
-"""The library panel: the folders list, Add / Remove, and the "N files skipped" link."""
+"""The library panel: the folders (a tree: each library folder, its sub-folders with photos
+under it), Add / Remove, and the "N files skipped" link."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListView, QPushButton, QVBoxLayout,
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTreeView, QVBoxLayout,
                                QWidget)
 
-from ..models.folders import FoldersModel, PathRole
+from ..models.folders import FoldersModel, LibraryFolderRole, PathRole
 
 __all__ = ["LibraryPanel"]
 
 
 class LibraryPanel(QWidget):
-    """Signals: ``add_requested()``, ``remove_requested(path)``, ``skipped_requested()``."""
+    """Signals: ``add_requested()``, ``remove_requested(path)`` (a library folder),
+    ``skipped_requested()``. Expanded folders stay expanded when the model is refreshed."""
 
     add_requested = Signal()
     remove_requested = Signal(str)
@@ -22,11 +24,14 @@ class LibraryPanel(QWidget):
         super().__init__(parent)
         self.model = model
         title = QLabel("<b>Library folders</b>")
-        self.view = QListView()
+        self.view = QTreeView()
         self.view.setModel(model)
+        self.view.setHeaderHidden(True)
         self.view.setWordWrap(True)
-        self.view.setSpacing(2)
         self.view.setAlternatingRowColors(True)
+        self._expanded: set[str] = set()
+        model.modelAboutToBeReset.connect(self._remember_expanded)
+        model.modelReset.connect(self._restore_expanded)
         self.add_button = QPushButton("Add folder…", toolTip="Add a folder of photos (Ctrl+O)")
         self.add_button.clicked.connect(self.add_requested)
         self.remove_button = QPushButton(
@@ -45,8 +50,7 @@ class LibraryPanel(QWidget):
         self.remove_button.setAccessibleName("Remove folder")
         self.skipped_link.linkActivated.connect(lambda _l: self.skipped_requested.emit())
         self.skipped_link.hide()
-        self.view.selectionModel().selectionChanged.connect(
-            lambda *_: self.remove_button.setEnabled(self.view.currentIndex().isValid()))
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_remove())
         model.modelReset.connect(self._update_skipped)
 
         buttons = QHBoxLayout()
@@ -60,17 +64,46 @@ class LibraryPanel(QWidget):
         layout.addLayout(buttons)
 
     def selected_path(self) -> str | None:
+        """The library folder or sub-folder selected, or None."""
         index = self.view.currentIndex()
         return index.data(PathRole) if index.isValid() else None
 
+    def _library_folder(self) -> str | None:
+        """The library folder selected (a sub-folder selected gives its library folder)."""
+        index = self.view.currentIndex()
+        while index.isValid() and not index.data(LibraryFolderRole):
+            index = index.parent()
+        return index.data(PathRole) if index.isValid() else None
+
     def _remove(self) -> None:
-        path = self.selected_path()
+        path = self._library_folder()
         if path:
             self.remove_requested.emit(path)
+
+    def _update_remove(self) -> None:
+        index = self.view.currentIndex()
+        self.remove_button.setEnabled(bool(index.isValid() and index.data(LibraryFolderRole)))
+
+    def _remember_expanded(self) -> None:
+        self._expanded = set()
+        stack = [self.model.index(r) for r in range(self.model.rowCount())]
+        while stack:
+            index = stack.pop()
+            if self.view.isExpanded(index):
+                self._expanded.add(index.data(PathRole))
+                stack += [self.model.index(r, 0, index) for r in range(self.model.rowCount(index))]
+
+    def _restore_expanded(self) -> None:
+        stack = [self.model.index(r) for r in range(self.model.rowCount())]
+        while stack:
+            index = stack.pop()
+            if index.data(PathRole) in self._expanded:
+                self.view.setExpanded(index, True)
+                stack += [self.model.index(r, 0, index) for r in range(self.model.rowCount(index))]
 
     def _update_skipped(self) -> None:
         count = self.model.skipped_total
         self.skipped_link.setText(f'<a href="skipped">{count:,} file{"s" * (count != 1)} '
                                   "skipped</a>")
         self.skipped_link.setVisible(count > 0)
-        self.remove_button.setEnabled(self.view.currentIndex().isValid())
+        self._update_remove()

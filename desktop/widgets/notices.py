@@ -64,12 +64,29 @@ class MessageBar(QFrame):
         close.setAccessibleName("Dismiss message")
         close.setAutoRaise(True)
         close.clicked.connect(self.hide)
+        self.action = QPushButton()          # e.g. "Undo"; shown with a message that has one
+        self.action.clicked.connect(self._act)
+        self.action.hide()
+        self._on_action = None
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 4, 4)
         layout.addWidget(self.label, 1)
+        layout.addWidget(self.action, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.hide()
 
-    def show_message(self, text: str) -> None:
+    def show_message(self, text: str, action: str = "", on_action=None) -> None:
+        """Show ``text``; with ``action`` (a button label) and ``on_action()``, a button that
+        hides the bar and calls it."""
         self.label.setText(text)
+        self._on_action = on_action if action else None
+        self.action.setText(action)
+        self.action.setAccessibleName(action)
+        self.action.setVisible(self._on_action is not None)
         self.show()
+
+    def _act(self) -> None:
+        on_action, self._on_action = self._on_action, None
+        self.hide()
+        if on_action is not None:
+            on_action()

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import hashlib
 import os
+import sqlite3
 import threading
 
 import open_clip  # noqa: F401  (imported once here: under heavy load, importing torch inside
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 from desktop.browse import SHOW_SCORES_KEY
 from desktop.result_actions import show_in_folder
 from desktop.widgets.viewer import decode_for_screen
-from tests.desktop.helpers import index_folder, search_text
+from tests.desktop.helpers import close_window, index_folder, search_text
 from tests.helpers.e2e import make_photos
 
 TIMEOUT = 30_000
@@ -252,6 +253,73 @@ def test_remove_asks_first(launch, qtbot, dated):
                           check_params_cb=lambda folders, _n: not folders):
         assert window.browse.confirm_remove(str(root / "b"), ask=lambda: True)
     assert all(p.exists() for p in b)
+
+
+def test_a_subfolder_in_the_tree_limits_results_with_its_chip(launch, qtbot, tmp_path):
+    """Sub-folders come from the catalog under their library folder; clicking one limits the
+    results to it ("in: beach") and the expanded tree stays expanded after a refresh."""
+    root = tmp_path / "lib"
+    beach = make_photos(root / "2021" / "beach", 4, seed=8, prefix="beach")
+    make_photos(root / "2021", 3, seed=9, prefix="top")
+    make_photos(root / "rome", 3, seed=10, prefix="rome")
+    window = launch()
+    with qtbot.waitSignal(window.controller.subfolders_changed, timeout=TIMEOUT,
+                          check_params_cb=lambda tree: bool(tree.get(str(root)))):
+        index_folder(qtbot, window, root)
+    search_text(qtbot, window, "red")
+    panel, model = window.library_panel, window.folders_model
+    top = model.index(0)
+    names = [model.index(r, 0, top).data() for r in range(model.rowCount(top))]
+    assert names == ["2021  ·  7", "rome  ·  3"]
+    year = model.index(0, 0, top)
+    panel.view.setExpanded(top, True)
+    panel.view.setExpanded(year, True)
+    sub = model.index(0, 0, year)
+    assert sub.data() == "beach  ·  4" and sub.data(Qt.ItemDataRole.UserRole + 1) == str(
+        root / "2021" / "beach")
+    panel.view.setCurrentIndex(sub)
+    assert not panel.remove_button.isEnabled()        # Remove is for library folders
+    _, request = _results(qtbot, window, lambda: panel.view.clicked.emit(sub))
+    assert request.folder == str(root / "2021" / "beach")
+    chip = window.browse.chips.folder_chip
+    assert chip.isVisible() and chip.label.text() == "in: beach"
+    assert {h.path for h in window.results_model.shown_hits} == {str(p) for p in beach}
+    with qtbot.waitSignal(window.controller.subfolders_changed, timeout=TIMEOUT):
+        window.controller._refresh_folders()
+    assert panel.view.isExpanded(model.index(0, 0, model.index(0)))
+
+
+def test_remove_can_be_undone_without_indexing_and_is_purged_at_quit(launch, qtbot, dated):
+    root, a, b = dated
+    window = launch()
+    index_folder(qtbot, window, root / "a")
+    index_folder(qtbot, window, root / "b")
+    before = {h.id for h in search_text(qtbot, window, "red")}
+    runs = []
+    window.controller.indexing_started.connect(runs.append)
+    with qtbot.waitSignal(window.controller.folder_removed, timeout=TIMEOUT):
+        assert window.browse.confirm_remove(str(root / "a"), ask=lambda: True)
+    bar, undo = window.message_bar, window.actions.undo_remove
+    assert bar.isVisible() and bar.action.text() == "Undo" and "“a”" in bar.label.text()
+    assert undo.isEnabled() and "“a”" in undo.text()
+    qtbot.waitUntil(lambda: window.results_model.shown_hits and all(
+        str(root / "a") not in h.path for h in window.results_model.shown_hits), timeout=TIMEOUT)
+    with qtbot.waitSignal(window.controller.results_ready, timeout=TIMEOUT):
+        bar.action.click()                                       # Undo
+    qtbot.waitUntil(lambda: {h.id for h in window.results_model.shown_hits} == before,
+                    timeout=TIMEOUT)
+    assert not undo.isEnabled() and runs == []                  # nothing indexed again
+    assert sorted(f.path for f in window.controller.folders) == [str(root / "a"), str(root / "b")]
+    with qtbot.waitSignal(window.controller.folder_removed, timeout=TIMEOUT):
+        window.browse.confirm_remove(str(root / "b"), ask=lambda: True)
+    catalog = window.controller.library.catalog.path
+    close_window(qtbot, window)                                  # quitting purges it
+    con = sqlite3.connect(catalog)
+    assert con.execute("SELECT count(*) FROM removed_folders").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM removed_vectors").fetchone()[0] == 0
+    paths = [os.fsdecode(r[0]) for r in con.execute("SELECT path FROM images")]
+    assert len(paths) == len(a) and all(p.startswith(str(root / "a")) for p in paths)
+    assert all(p.exists() for p in a + b)
 
 
 # ---------------------------------------------------------------- 6. acting on results
