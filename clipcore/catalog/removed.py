@@ -29,13 +29,13 @@ from .state import bump_generation, current_generation
 __all__ = ["MIGRATION", "RemovedTable"]
 
 MIGRATION = [
-    """CREATE TABLE removed_folders (
+    """CREATE TABLE IF NOT EXISTS removed_folders (
            id         INTEGER PRIMARY KEY,
            path       BLOB NOT NULL UNIQUE,
            added_ns   INTEGER NOT NULL,
            pending    INTEGER NOT NULL,
            removed_ns INTEGER NOT NULL)""",
-    """CREATE TABLE removed_images (
+    """CREATE TABLE IF NOT EXISTS removed_images (
            id           INTEGER PRIMARY KEY,
            folder_id    INTEGER NOT NULL,
            path         BLOB NOT NULL,
@@ -48,13 +48,13 @@ MIGRATION = [
            status       TEXT NOT NULL,
            skip_reason  TEXT,
            date_source  TEXT)""",
-    "CREATE INDEX removed_images_folder ON removed_images(folder_id)",
-    """CREATE TABLE removed_vectors (
+    "CREATE INDEX IF NOT EXISTS removed_images_folder ON removed_images(folder_id)",
+    """CREATE TABLE IF NOT EXISTS removed_vectors (
            image_id INTEGER NOT NULL,
            model_id INTEGER NOT NULL,
            vector   BLOB NOT NULL,
            PRIMARY KEY (image_id, model_id))""",
-    """CREATE TABLE removed_hashes (
+    """CREATE TABLE IF NOT EXISTS removed_hashes (
            image_id INTEGER PRIMARY KEY,
            phash    INTEGER NOT NULL,
            dhash    INTEGER NOT NULL)""",
