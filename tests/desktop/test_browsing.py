@@ -378,3 +378,44 @@ def test_keyboard(launch, qtbot, photos):
     qtbot.keyClick(view, Qt.Key.Key_Escape)                  # 2nd Esc: the image chips
     assert not window.browse.chips.has_images and window.results_model.rowCount() == 0
     assert QKeySequence("Ctrl+,") in window.actions.settings.shortcuts()
+
+
+def test_keyboard_slash_enter_space_and_settings(launch, qtbot, photos, monkeypatch):
+    """"/" focuses the search box from the grid, yet types a "/" inside the box; Down enters
+    the grid; Enter opens the photo (the system opener is replaced here); Space previews;
+    Ctrl+, opens the settings."""
+    import desktop.main_window as main_window
+
+    window = _ready(launch, qtbot, photos[0])
+    window.activateWindow()
+    view, edit = window.results_view, window.search_bar.edit
+    opened, dialogs = [], []
+    monkeypatch.setattr(window, "open_path", opened.append)
+
+    class FakeSettings:
+        def __init__(self, *args, **kwargs):
+            dialogs.append(args)
+
+        def exec(self):
+            return 0                  # "Cancel": nothing is applied
+
+    monkeypatch.setattr(main_window, "SettingsDialog", FakeSettings)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_Slash)
+    assert QApplication.focusWidget() is edit
+    edit.clear()
+    qtbot.keyClicks(edit, "red/blue")
+    assert edit.text() == "red/blue" and QApplication.focusWidget() is edit
+    qtbot.keyClick(edit, Qt.Key.Key_Down)
+    assert QApplication.focusWidget() is view and view.currentIndex().row() == 0
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    second = window.results_model.hit(view.currentIndex().row())
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    assert opened == [second.path]
+    with qtbot.waitSignal(window.browse.viewer.photo_shown, timeout=TIMEOUT) as shown:
+        qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert shown.args == [second.path] and window.browse.viewing
+    qtbot.keyClick(window.browse.viewer, Qt.Key.Key_Escape)
+    assert not window.browse.viewing and QApplication.focusWidget() is view
+    qtbot.keyClick(view, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+    assert len(dialogs) == 1
