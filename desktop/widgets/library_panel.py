@@ -14,7 +14,8 @@ __all__ = ["LibraryPanel"]
 
 class LibraryPanel(QWidget):
     """Signals: ``add_requested()``, ``remove_requested(path)`` (a library folder),
-    ``skipped_requested()``. Expanded folders stay expanded when the model is refreshed."""
+    ``skipped_requested()``. Expanded folders stay expanded, and the selected one selected,
+    when the model is refreshed."""
 
     add_requested = Signal()
     remove_requested = Signal(str)
@@ -30,6 +31,7 @@ class LibraryPanel(QWidget):
         self.view.setWordWrap(True)
         self.view.setAlternatingRowColors(True)
         self._expanded: set[str] = set()
+        self._current: str | None = None     # the selected folder, kept across a refresh
         model.modelAboutToBeReset.connect(self._remember_expanded)
         model.modelReset.connect(self._restore_expanded)
         self.add_button = QPushButton("Add folder…", toolTip="Add a folder of photos (Ctrl+O)")
@@ -85,6 +87,7 @@ class LibraryPanel(QWidget):
         self.remove_button.setEnabled(bool(index.isValid() and index.data(LibraryFolderRole)))
 
     def _remember_expanded(self) -> None:
+        self._current = self.selected_path()
         self._expanded = set()
         stack = [self.model.index(r) for r in range(self.model.rowCount())]
         while stack:
@@ -97,6 +100,8 @@ class LibraryPanel(QWidget):
         stack = [self.model.index(r) for r in range(self.model.rowCount())]
         while stack:
             index = stack.pop()
+            if index.data(PathRole) == self._current:
+                self.view.setCurrentIndex(index)
             if index.data(PathRole) in self._expanded:
                 self.view.setExpanded(index, True)
                 stack += [self.model.index(r, 0, index) for r in range(self.model.rowCount(index))]

@@ -287,6 +287,7 @@ def test_a_subfolder_in_the_tree_limits_results_with_its_chip(launch, qtbot, tmp
     with qtbot.waitSignal(window.controller.subfolders_changed, timeout=TIMEOUT):
         window.controller._refresh_folders()
     assert panel.view.isExpanded(model.index(0, 0, model.index(0)))
+    assert panel.selected_path() == str(root / "2021" / "beach")
 
 
 def test_remove_can_be_undone_without_indexing_and_is_purged_at_quit(launch, qtbot, dated):
