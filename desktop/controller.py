@@ -216,6 +216,20 @@ class Controller(IndexRuns, QObject):
             if model is not None:
                 model.loader.cancel()
 
+    def active_encoder(self):
+        """The active model's Encoder, loaded if need be: call it in a worker. Raises the
+        loading error, or ClipcoreError when no model is chosen yet."""
+        from clipcore.errors import ClipcoreError
+
+        if self._active is None:
+            raise ClipcoreError("No model is loaded yet; wait for it or choose one in Settings.")
+        return self._active.loader.get()
+
+    def library_changed(self) -> None:
+        """Photos left the library outside an index run (duplicates moved to the Trash):
+        read the folders and counts again."""
+        self._refresh_folders()
+
     def request_skipped(self) -> None:
         """Read the skipped files (path + reason) in a worker; answer with ``skipped_ready``."""
         self.pool.run(self.library.skipped, on_result=self.skipped_ready, on_error=self._report)

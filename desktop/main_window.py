@@ -154,6 +154,15 @@ class MainWindow(WindowInput, QMainWindow):
         self.loader.forget(keep=[self._query_image] if isinstance(self._query_image, str) else [])
         self.results_model.set_hits(hits, more)
 
+    def show_photos(self, label: str, hits) -> None:
+        """Show ``hits`` that no search made (a visual group, a map selection) in the grid."""
+        self.search_bar.edit.blockSignals(True)    # clearing it must not run an empty search
+        self.search_bar.edit.clear()
+        self.search_bar.edit.blockSignals(False)
+        self._request, self._search_error = None, ""
+        self._show_hits(hits)
+        self.statusBar().showMessage(f"{label}: {len(hits):,} photo{'s' * (len(hits) != 1)}", 8000)
+
     # ------------------------------------------------------------------ results actions
     def open_path(self, path: str) -> None:
         """Open a file or folder in the system's viewer (a file URL; never a shell)."""

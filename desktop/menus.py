@@ -63,5 +63,8 @@ def build_menus(window: QMainWindow) -> MenuActions:
     edit_menu.insertAction(paste, undo_remove)
     edit_menu.insertSeparator(paste)
     edit_menu.addAction(paste)
+    from .explore.window import build_explore_menu
+
+    window.explore = build_explore_menu(window)     # Explore: duplicates, groups, map, tags
     return MenuActions(add_folder, search_by_image, rescan, settings, quit_action, paste,
                        undo_remove)
