@@ -24,7 +24,7 @@ def test_preview_save_list_and_open_a_tag(qtbot, photo_library, context_for, mon
 
     editor = view.edit(None)
     editor.name.setText("bright")
-    with qtbot.waitSignal(editor.previewed, timeout=JOB_MS) as first:   # typing scores (debounced)
+    with qtbot.waitSignal(editor.previewed, timeout=JOB_MS):   # typing scores (debounced)
         editor.words.setText("a bright colourful photo")
     assert len(editor.z) == 36
     counts = {}
