@@ -42,7 +42,7 @@ class Dots(QGraphicsItem):
     affine transform), stamps small disks into an ARGB32 array of the viewport's size and draws
     that as ONE image. Measured with 100,000 photos in a 1000 x 700 view at load average 13
     on this 2-core machine: 65-110 ms a frame, where QPainter.drawPoints with a 3 px pen took
-    500-800 ms under the same load (benchmarks/RESULTS.md, "Map drawing")."""
+    500-800 ms under the same load (benchmarks/RESULTS.md, issue 13, "Map drawing")."""
 
     def __init__(self):
         super().__init__()
