@@ -309,8 +309,9 @@ def test_remove_can_be_undone_without_indexing_and_is_purged_at_quit(launch, qtb
         bar.action.click()                                       # Undo
     qtbot.waitUntil(lambda: {h.id for h in window.results_model.shown_hits} == before,
                     timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: sorted(f.path for f in window.controller.folders)
+                    == [str(root / "a"), str(root / "b")], timeout=TIMEOUT)
     assert not undo.isEnabled() and runs == []                  # nothing indexed again
-    assert sorted(f.path for f in window.controller.folders) == [str(root / "a"), str(root / "b")]
     with qtbot.waitSignal(window.controller.folder_removed, timeout=TIMEOUT):
         window.browse.confirm_remove(str(root / "b"), ask=lambda: True)
     catalog = window.controller.library.catalog.path
