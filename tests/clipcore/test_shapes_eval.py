@@ -51,8 +51,9 @@ def test_training_never_uses_the_evaluation_renderer(monkeypatch):
     monkeypatch.setattr(shapes_eval, "eval_drawing", refuse)
     monkeypatch.setattr(shapes_eval, "_render", refuse)
     _model, preprocess, tokenizer = build_model(CONFIG)
-    images, tokens, labels = next(iter(DrawnBatches(0, 32, preprocess, tokenizer, 128)))
-    assert images.shape == (32, 3, 64, 64) and len(tokens) == 32 and labels.shape == (32, 4)
+    for data in ("plain", "augmented"):
+        images, tokens, labels = next(iter(DrawnBatches(0, 16, preprocess, tokenizer, 128, data)))
+        assert images.shape == (16, 3, 64, 64) and len(tokens) == 16 and labels.shape == (16, 4)
 
 
 def test_drawings_are_reproducible_from_a_seed():
