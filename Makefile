@@ -1,7 +1,8 @@
 # `make run`  : create .venv, install clipdesk, start the desktop app
 # `make test` : create .venv, install clipdesk with test extras, run the test suite
-# `make lint` : the rules tools check: ruff (bugs, not style), import-linter (clipcore never
-#               imports Qt or desktop; clipcore's layers as DESIGN.md draws them)
+# `make lint` : the rules tools check: ruff (bugs, not style), mypy (clipcore's types),
+#               import-linter (clipcore never imports Qt or desktop; clipcore's layers as
+#               DESIGN.md draws them)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -23,6 +24,7 @@ test: install
 
 lint: install
 	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
 	$(BIN)/python -c "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
 
 clean:

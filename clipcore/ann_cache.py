@@ -241,8 +241,11 @@ class AnnCache:
         try:
             with self.writer_lock.hold(timeout=0):
                 for model_id, ids in damaged.items():
-                    self.apply(lambda m=model_id, i=ids: Applied(
-                        self.catalog.forget_vectors(m, i), i, np.empty(0, np.int64), None))
+                    def forget(m: int = model_id, i: np.ndarray = ids) -> Applied:
+                        return Applied(self.catalog.forget_vectors(m, i), i,
+                                       np.empty(0, np.int64), None)
+
+                    self.apply(forget)
                     forgotten += len(ids)
         except (LibraryBusyError, CatalogError, OSError) as exc:
             log.debug("The damaged vectors were not forgotten now (%s).", exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import logging
 import os
 import shlex
@@ -18,6 +19,9 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable, Set as AbstractSet
+from types import FrameType
+from typing import Any, cast
 
 from .cli_report import DownloadBar, print_summary
 from .cli_search import add_search_commands
@@ -167,7 +171,7 @@ def _print_paths_as_bytes() -> None:
     its original bytes instead of failing with UnicodeEncodeError on a strict UTF-8 terminal."""
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.reconfigure(errors="surrogateescape")
+            cast(io.TextIOWrapper, stream).reconfigure(errors="surrogateescape")
         except (AttributeError, ValueError):  # not a TextIOWrapper (e.g. io.StringIO), or closed
             pass
 
@@ -222,7 +226,7 @@ def _model_label(spec) -> str:
     return shown(spec.full_label)
 
 
-def _folder_args(folders: list[str], known: set[str] = frozenset()) -> list[str]:
+def _folder_args(folders: list[str], known: AbstractSet[str] = frozenset()) -> list[str]:
     """Absolute paths of the folder arguments; each must be a folder, or a library folder
     (``known``) that may be offline right now. Raises ClipcoreError."""
     paths = [os.path.abspath(os.path.expanduser(f)) for f in folders]
@@ -268,6 +272,7 @@ def _cmd_index(args) -> int:
                     summary = event.summary
         if bar is not None:
             bar.close()
+    assert summary is not None, "an index run ends with its DONE event"
     if summary.cancelled:
         processed = f"after {last.done} of {last.total} images" if last else "during the scan"
         again = ["clipcore", "index", *args.folders]
@@ -286,7 +291,8 @@ class _cancel_on_sigint:
     batch and commits); a second one interrupts at once. Only in the main thread."""
 
     def __init__(self, cancel: threading.Event):
-        self.cancel, self.previous = cancel, None
+        self.cancel = cancel
+        self.previous: Callable[[int, FrameType | None], Any] | int | None = None
 
     def _handle(self, signum, frame):
         if self.cancel.is_set():

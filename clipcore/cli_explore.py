@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
 from .errors import ClipcoreError, NotIndexedError
 from .textout import shown
@@ -109,7 +110,8 @@ class _Bar:
     """progress(done, total, phase) -> a tqdm bar on stderr, one per phase."""
 
     def __init__(self):
-        self.bar, self.phase = None, None
+        self.bar: Any = None             # tqdm
+        self.phase: str | None = None
 
     def __call__(self, done: int, total: int, phase: str) -> None:
         from tqdm import tqdm
@@ -217,7 +219,7 @@ def _thumbnails(library, ids) -> list:
     from .errors import ImageError
     from .imaging import make_thumbnail
 
-    out = []
+    out: list = []
     for row in library.images(ids.tolist()):
         try:
             out.append(make_thumbnail(row.path, 64))

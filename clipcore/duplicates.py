@@ -29,7 +29,7 @@ differ in ~64 +- 6 bits (two Binomial(64, 1/2)).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -61,12 +61,13 @@ _BLOCK = 1024                # query rows per matrix block (1024 x 20k x 4 B = 8
 class DuplicateGroup:
     """Photos that are copies of each other. ``ids``: catalog image ids, the suggested keeper
     first; ``similarity``: the lowest cosine similarity between two members (1.0 for exact
-    copies); ``exact``: every member has the same file content."""
+    copies); ``exact``: every member has the same file content; ``paths``: the members' paths,
+    same order."""
 
     ids: list[int]
     similarity: float
     exact: bool
-    paths: list[str] | None = None
+    paths: list[str] = field(default_factory=list)
 
 
 def perceptual_hash(image) -> tuple[int, int]:

@@ -87,7 +87,7 @@ def _quiet_open_clip():
     with _quiet_lock:
         for name, module in list(sys.modules.items()):
             if name.partition(".")[0] == "open_clip" and getattr(module, "logging", None) is logging:
-                module.logging = _OpenClipLogging(name)
+                setattr(module, "logging", _OpenClipLogging(name))  # noqa: B010 -- a module
         if _quiet_users[0] == 0:
             _quiet_users[1] = logger.level
             logger.setLevel(logging.ERROR)

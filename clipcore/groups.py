@@ -20,6 +20,7 @@ the centre; members are listed closest first.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def cluster(vectors: np.ndarray, k: int | None = None, *, max_groups: int = MAX_
     sample = vectors if n <= FIT_SAMPLE else vectors[np.sort(rng.choice(n, FIT_SAMPLE, replace=False))]
     if k is None:
         sil_rows = rng.choice(len(sample), min(len(sample), SILHOUETTE_SAMPLE), replace=False)
-        scores: dict[int, tuple[float, object]] = {}
+        scores: dict[int, tuple[float, Any]] = {}
 
         def trial(kk: int) -> None:
             check_cancel(cancel)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from PIL import Image
 
@@ -203,7 +203,8 @@ def make_thumbnail(image, size: int) -> "Image.Image":
     Raises ImageError.
     """
     if not isinstance(image, Image.Image):
-        return decode_image(image, min_side=size, thumb_size=size).thumbnail
+        # a thumbnail is made whenever size > 0
+        return cast("Image.Image", decode_image(image, min_side=size, thumb_size=size).thumbnail)
     thumb = _to_rgb(image)
     if thumb is image:
         thumb = image.copy()

@@ -26,7 +26,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Iterable, Iterator
+from typing import Callable, Collection, Generator, Iterable, Iterator
 
 from . import offline, scanner
 from .dates import SOURCE_EXIF, SOURCE_FILE, file_date
@@ -142,7 +142,7 @@ def _cancelled(cancel) -> bool:
 
 def _scan(library: Library, roots: dict[str, int], identity: str, summary: IndexSummary,
           cancel, exclude: tuple[str, ...] = (),
-          defer: frozenset[str] = frozenset()) -> Iterator[ProgressEvent]:
+          defer: frozenset[str] = frozenset()) -> Generator[ProgressEvent, None, _Plan]:
     """Walk the folders (path -> library folder id; a path may be a sub-folder of its library
     folder: only it is scanned and diffed) against the catalog. Returns a _Plan (generator
     return)."""
@@ -245,7 +245,9 @@ def _restore(library: Library, plan: _Plan, identity: str, summary: IndexSummary
     ``tombstone_days``, catalog.tombstones) get that vector back instead of being embedded.
     Only new files of a size some tombstone has are hashed."""
     model_id = library.catalog.model_id(identity)
-    sizes = library.catalog.tombstone_sizes(model_id) if model_id is not None else set()
+    if model_id is None:
+        return
+    sizes = library.catalog.tombstone_sizes(model_id)
     if not sizes:
         return
     still_new = []
@@ -278,7 +280,7 @@ def _find_moves(plan: _Plan, gone: dict[str, KnownImage], summary: IndexSummary)
         return
     still_new = []
     for w in plan.work:
-        candidates = by_size.get(w.entry.size) if w.image_id is None else None
+        candidates = (by_size.get(w.entry.size) if w.image_id is None else None) or []
         match = None
         if candidates:
             try:

@@ -22,6 +22,7 @@ transform starts (umap_.py, ``init_graph_transform``), without a full refit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class MapModel:
     method: str
     lo: np.ndarray = field(default_factory=lambda: np.zeros(2, np.float32))
     span: np.ndarray = field(default_factory=lambda: np.ones(2, np.float32))
-    reducer: object = None
+    reducer: Any = None
     vectors: np.ndarray | None = None
 
     def place(self, new_ids: np.ndarray, new_vectors: np.ndarray) -> MapModel:
@@ -71,6 +72,7 @@ class MapModel:
     def _near(self, new_vectors: np.ndarray, cancel=None) -> np.ndarray:
         """(M, 2): the similarity-weighted mean position of each row's nearest mapped photos,
         in blocks (4096 x N similarities at a time)."""
+        assert self.vectors is not None, "placing needs the mapped photos' vectors"
         out = np.empty((len(new_vectors), 2), np.float32)
         k = min(PLACE_NEIGHBOURS, len(self.vectors))
         for start in range(0, len(new_vectors), _PLACE_BLOCK):
@@ -180,5 +182,8 @@ def render_png(coords: np.ndarray, out, *, size: int = 2048, colours: np.ndarray
 def _palette(n: int) -> list[tuple[int, int, int]]:
     import colorsys
 
-    return [tuple(int(255 * c) for c in colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.65, 0.95))
-            for i in range(max(1, n))]
+    out = []
+    for i in range(max(1, n)):
+        r, g, b = colorsys.hsv_to_rgb((i * 0.618034) % 1.0, 0.65, 0.95)
+        out.append((int(255 * r), int(255 * g), int(255 * b)))
+    return out

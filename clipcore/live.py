@@ -56,6 +56,7 @@ class LiveIndex:
                                    encoder=self.encoder, cancel=self.cancel, defer=batch.defer):
             if event.phase == "done":
                 summary = event.summary
+        assert summary is not None, "an index run ends with its DONE event"
         self.summaries.append(summary)
         if self.on_summary is not None:
             self.on_summary(summary)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from . import imaging, scanner
 from .errors import ClipcoreError, ImageError
@@ -30,7 +31,7 @@ class Prepared:
     work: object               # the indexer's planned file (.entry: scanner.FileEntry)
     size: int = 0
     mtime_ns: int = 0
-    tensor: object = None
+    tensor: Any = None          # the model's input (a torch tensor)
     decoded: object = None
     digest: str | None = None
     perceptual: tuple[int, int] | None = None   # (pHash, dHash) of the decode, duplicates.py

@@ -76,7 +76,7 @@ def image_term(image, weight: float = 1.0) -> Term:
     return Term(float(weight), "image", image)
 
 
-def parse_query(text: str) -> list[Term]:
+def parse_query(text: str | None) -> list[Term]:
     """Parse ``'2:beach + sunset - people'`` into terms (see the module docstring for the grammar).
 
     Raises QueryError for an empty query, an operator without a term, a term without text, an

@@ -33,7 +33,7 @@ try:
     import rawpy
     HAVE_RAWPY = True
 except ImportError:  # pragma: no cover - rawpy is a declared dependency
-    rawpy = None
+    rawpy = None  # type: ignore[assignment]
     HAVE_RAWPY = False
 
 #: RAW file extensions (lower-case, with dot) handed to LibRaw.
@@ -165,8 +165,8 @@ def _preview(raw, min_side: int) -> Image.Image | None:
             return None
         return img.convert("RGB")
     if thumb.format == rawpy.ThumbFormat.BITMAP:
-        img = Image.fromarray(thumb.data).convert("RGB")
-        return img if min(img.size) >= min_side else None
+        bitmap = Image.fromarray(thumb.data).convert("RGB")
+        return bitmap if min(bitmap.size) >= min_side else None
     return None
 
 

@@ -72,7 +72,7 @@ def repair_catalog(data_dir: str | os.PathLike, lock_timeout: float = 10.0) -> R
 
 
 def _move_aside(path: Path, aside: Path) -> list[tuple[Path, Path]]:
-    moved = []
+    moved: list[tuple[Path, Path]] = []
     for suffix in ("", "-wal", "-shm"):
         src, dst = Path(str(path) + suffix), Path(str(aside) + suffix)
         if src.exists():

@@ -202,7 +202,8 @@ class Remembered(dict):
 
     def __init__(self, loaded: dict):
         super().__init__(loaded)
-        self.loaded, self.used = dict(loaded), {}
+        self.loaded = dict(loaded)
+        self.used: dict = {}
 
     def get(self, key, default=None):
         value = super().get(key, default)

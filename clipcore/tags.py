@@ -171,11 +171,13 @@ def _vocabulary(library, encoder, identity: str) -> np.ndarray:
     names = load_labels()
 
     class _CacheOnly:
+        def __init__(self, identity: str):
+            self.identity = identity
+
         def encode_texts(self, texts):
             raise LookupError
 
-    cache_only = _CacheOnly()
-    cache_only.identity = identity
+    cache_only = _CacheOnly(identity)
     try:
         return label_embeddings(cache_only, names)
     except LookupError:

@@ -39,6 +39,7 @@ from typing import Callable, Iterable
 
 from watchdog import events as ev
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from . import offline
 from .watch_batches import Batch, Pending, event_paths
@@ -116,8 +117,8 @@ class Watcher:
         self.rescan_seconds, self.check_seconds = rescan_seconds, check_seconds
         self.quiet, self.max_wait, self.stable = quiet_seconds, max_wait_seconds, stable_seconds
         self._observer_factory = observer_factory
-        self._observer = None
-        self._watches: dict[str, object] = {}     # folder -> ObservedWatch
+        self._observer: BaseObserver | None = None
+        self._watches: dict[str, ObservedWatch] = {}     # folder -> ObservedWatch
         self._states: dict[str, FolderWatch] = {}
         self._next_visit: dict[str, float] = {}   # folder -> monotonic time of its next rescan
         self._identity: dict[str, tuple | None] = {}   # folder -> (st_dev, st_ino) when watched
@@ -132,8 +133,8 @@ class Watcher:
     # -- public ------------------------------------------------------------------------
     def start(self) -> None:
         """Start watching (the watches are set up here, in the caller's thread)."""
-        self._observer = self._observer_factory()
-        self._observer.start()
+        self._observer = observer = self._observer_factory()
+        observer.start()
         for folder in self._folders:
             self._watch(folder)
         self._publish()
@@ -167,10 +168,12 @@ class Watcher:
     # -- watches -----------------------------------------------------------------------
     def _watch(self, folder: str) -> None:
         """Set up the watch of one folder, or its fallback; records its state."""
+        observer = self._observer
+        assert observer is not None, "start() makes the observer"
         old = self._watches.pop(folder, None)
         if old is not None:
             try:
-                self._observer.unschedule(old)
+                observer.unschedule(old)
             except Exception:
                 pass
         if self.is_offline(folder) or offline.reachability(folder) is not None:
@@ -183,7 +186,7 @@ class Watcher:
                                    "send no events")
             return
         try:
-            self._watches[folder] = self._observer.schedule(
+            self._watches[folder] = observer.schedule(
                 _Handler(self, folder), folder, recursive=True, event_filter=_EVENTS)
         except OSError as exc:
             if exc.errno in _LIMIT_ERRNOS:

@@ -31,6 +31,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 from urllib.parse import quote
 
 from ..errors import (
@@ -51,10 +52,15 @@ __all__ = ["CATALOG_FILE", "Database"]
 CATALOG_FILE = "catalog.sqlite"
 
 
+# SQLite's primary result codes (sqlite3.h); the sqlite3 module names them from Python 3.11,
+# the version that also gives errors their sqlite_errorcode.
+_SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB = 11, 13, 26
+
+
 def _is_disk_full(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.OperationalError):
         code = getattr(exc, "sqlite_errorcode", None)
-        return code == sqlite3.SQLITE_FULL if code is not None else "disk is full" in str(exc)
+        return code == _SQLITE_FULL if code is not None else "disk is full" in str(exc)
     return isinstance(exc, OSError) and exc.errno == 28  # ENOSPC
 
 
@@ -68,7 +74,7 @@ def is_corruption(exc: BaseException) -> bool:
         return False
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
     return "malformed" in str(exc) or "not a database" in str(exc)
 
 
@@ -89,7 +95,7 @@ class _Cursor(sqlite3.Cursor):
             return method(*args)
         except sqlite3.DatabaseError as exc:
             if is_corruption(exc):
-                raise damaged_error(self.connection.catalog_path, exc) from exc
+                raise damaged_error(cast(_Connection, self.connection).catalog_path, exc) from exc
             raise
 
     def execute(self, *args):
@@ -233,7 +239,7 @@ class Database(Table):
                     factory=_Connection)
 
     def _configure(self, c: sqlite3.Connection, writable: bool) -> sqlite3.Connection:
-        c.catalog_path = self.path
+        cast(_Connection, c).catalog_path = self.path
         try:
             c.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             if writable:
