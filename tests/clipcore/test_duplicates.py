@@ -74,7 +74,10 @@ def test_pair_precision_and_recall_on_real_photos(copies, config, tmp_path):
     assert precision >= 0.95 and recall >= 0.95, (precision, recall, found ^ truth)
     for g in groups:   # the JSON promise: keep first, the largest photo, similarity a cosine
         assert g["keep"] == g["paths"][0] and len(g["paths"]) >= 2
-        sizes = [Image.open(p).size for p in g["paths"]]
+        sizes = []
+        for p in g["paths"]:
+            with Image.open(p) as img:
+                sizes.append(img.size)
         assert sizes[0][0] * sizes[0][1] == max(w * h for w, h in sizes)
         assert -1.0 <= g["similarity"] <= 1.0
 

@@ -134,4 +134,5 @@ def test_pca_map_places_new_photos_near_their_neighbours(tmp_path):
         assert np.linalg.norm(placed.coords[row] - same) < 0.25
     render_png(placed.coords, tmp_path / "map.png", size=128,
                colours=np.concatenate([labels[:60], labels[[0, 20, 40]]]))
-    assert Image.open(tmp_path / "map.png").size == (128, 128)
+    with Image.open(tmp_path / "map.png") as png:
+        assert png.size == (128, 128)

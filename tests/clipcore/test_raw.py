@@ -4,6 +4,8 @@ demosaic; a truncated RAW skipped with a reason; a RAW + JPEG pair shown once.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -105,7 +107,7 @@ def test_zoo_raw_files_index_and_the_pair_counts_once(tmp_path, tiny_spec, kinds
     folder.mkdir()
     for kind in ("raw_dng_preview", "raw_dng_small_preview", "raw_dng_no_preview",
                  "raw_pair_jpeg", "raw_pair_raw", "raw_dng_truncated"):
-        (folder / kinds[kind].rsplit("/", 1)[1]).write_bytes(open(kinds[kind], "rb").read())
+        (folder / kinds[kind].rsplit("/", 1)[1]).write_bytes(Path(kinds[kind]).read_bytes())
     with Library.open(tmp_path / "data") as lib:
         events = list(index_folders(lib, [str(folder)], tiny_spec))
         s = events[-1].summary

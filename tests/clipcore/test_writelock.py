@@ -25,7 +25,10 @@ HOLD = ("import sys\nfrom clipcore.writelock import WriterLock\n"
 def _holder(data_dir: Path) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-c", HOLD, str(data_dir)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert proc.stdout.readline().strip() == "held"
+    if proc.stdout.readline().strip() != "held":
+        with proc:
+            proc.kill()
+        pytest.fail("the lock-holding process did not take the lock")
     return proc
 
 
@@ -69,23 +72,23 @@ def test_a_waiting_writer_gets_the_lock_when_the_holder_lets_go(tmp_path):
 
 
 def test_another_process_is_busy_until_the_holder_exits_and_timeout_0_does_not_wait(tmp_path):
-    holder = _holder(tmp_path)
-    try:
-        lock = WriterLock(tmp_path, timeout=60)
-        started = time.monotonic()
-        with pytest.raises(LibraryBusyError, match="busy"), lock.hold(timeout=0):
-            pass
-        assert time.monotonic() - started < 30    # did not wait for the 60 s default
-    finally:
-        holder.stdin.close()
-        holder.wait(30)
+    with _holder(tmp_path) as holder:     # (leaving closes its pipes and waits for it)
+        try:
+            lock = WriterLock(tmp_path, timeout=60)
+            started = time.monotonic()
+            with pytest.raises(LibraryBusyError, match="busy"), lock.hold(timeout=0):
+                pass
+            assert time.monotonic() - started < 30    # did not wait for the 60 s default
+        finally:
+            holder.stdin.close()
+            holder.wait(30)
     with lock.hold(timeout=5):
         pass
 
 
 def test_a_writer_that_dies_leaves_no_lock(tmp_path):
-    holder = _holder(tmp_path)
-    holder.kill()
-    holder.wait(30)
+    with _holder(tmp_path) as holder:
+        holder.kill()
+        holder.wait(30)
     with WriterLock(tmp_path, timeout=5).hold():
         pass

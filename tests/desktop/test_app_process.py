@@ -89,12 +89,29 @@ def app_env(tmp_path: Path, **extra) -> dict[str, str]:
     return env
 
 
-def start_app(tmp_path: Path, *args, action: str = "signal", when: str = "idle",
-              prelude: bool = True) -> subprocess.Popen:
+def _start(tmp_path: Path, *args, action: str = "signal", when: str = "idle",
+           prelude: bool = True) -> subprocess.Popen:
     code = (PRELUDE if prelude else "") + "\nimport sys\nfrom desktop.app import main\nsys.exit(main())\n"
     return subprocess.Popen([sys.executable, "-c", code, *map(str, args)], cwd=REPO_ROOT,
                             env=app_env(tmp_path, TEST_ACTION=action, TEST_WHEN=when),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def start_app():
+    """start_app(tmp_path, *args, action=, when=, prelude=) -> the running `clipdesk` process;
+    when the test ends its pipes are closed, and one still running is killed."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args, **kwargs) -> subprocess.Popen:
+        started.append(_start(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        with proc:                      # leaving closes stdout / stderr and waits
+            if proc.poll() is None:
+                proc.kill()
 
 
 def wait_for_line(proc: subprocess.Popen, word: str, timeout: float = 300) -> None:
@@ -134,7 +151,7 @@ def catalog_counts(data: Path) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("action", ["key", "menu", "close", "SIGTERM", "SIGINT"])
-def test_idle_app_exits_0_promptly(tmp_path, action):
+def test_idle_app_exits_0_promptly(tmp_path, action, start_app):
     proc = start_app(tmp_path, action="signal" if action.startswith("SIG") else action)
     wait_for_line(proc, "READY")
     if action.startswith("SIG"):
@@ -145,7 +162,7 @@ def test_idle_app_exits_0_promptly(tmp_path, action):
 
 
 @pytest.mark.parametrize("action", ["close", "SIGTERM"])
-def test_quitting_while_indexing_keeps_what_was_committed(tmp_path, action):
+def test_quitting_while_indexing_keeps_what_was_committed(tmp_path, action, start_app):
     photos = make_photos(tmp_path / "photos", 300, size=64)
     proc = start_app(tmp_path, tmp_path / "photos",
                      action="signal" if action == "SIGTERM" else action, when="indexing")
@@ -166,7 +183,7 @@ def test_quitting_while_indexing_keeps_what_was_committed(tmp_path, action):
     assert catalog_counts(tmp_path / "data") == (len(photos), len(photos))
 
 
-def test_a_second_start_hands_its_folder_to_the_first(tmp_path):
+def test_a_second_start_hands_its_folder_to_the_first(tmp_path, start_app):
     first = start_app(tmp_path)
     wait_for_line(first, "READY")
     make_photos(tmp_path / "more", 5)

@@ -9,6 +9,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+from pathlib import Path
 
 import open_clip  # noqa: F401  (imported once here: under heavy load, importing torch inside
 import pytest     # the app's model-loading worker can outlast the tests' signal timeouts)
@@ -337,7 +338,7 @@ def test_show_in_folder_falls_back_to_opening_the_folder(tmp_path, monkeypatch):
 def test_copy_to_folder_and_save_list(launch, qtbot, photos, tmp_path):
     window = _ready(launch, qtbot, photos[0])
     hits = window.results_model.shown_hits[:6]
-    digest = {h.path: hashlib.sha256(open(h.path, "rb").read()).hexdigest() for h in hits}
+    digest = {h.path: hashlib.sha256(Path(h.path).read_bytes()).hexdigest() for h in hits}
     dest = tmp_path / "picked"
     (dest).mkdir()
     (dest / os.path.basename(hits[0].path)).write_text("already here")
@@ -347,10 +348,11 @@ def test_copy_to_folder_and_save_list(launch, qtbot, photos, tmp_path):
     result, message = done.args
     assert len(result.copied) == 6 and "originals were not touched" in message
     assert (dest / os.path.basename(hits[0].path)).read_text() == "already here"
-    assert all(hashlib.sha256(open(h.path, "rb").read()).hexdigest() == digest[h.path]
+    assert all(hashlib.sha256(Path(h.path).read_bytes()).hexdigest() == digest[h.path]
                for h in hits)
     out = window.browse.save_list(str(tmp_path / "list.csv"))
-    rows = list(csv.reader(open(out, encoding="utf-8")))
+    with open(out, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
     assert rows[0] == ["path", "score", "date_taken", "id"]
     assert [r[0] for r in rows[1:]] == [h.path for h in window.results_model.shown_hits]
 
