@@ -32,7 +32,7 @@ _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in nam
 __all__ = list(_error_names) + list(_MODULE_OF)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module 'clipcore' has no attribute {name!r}")

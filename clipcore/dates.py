@@ -55,7 +55,7 @@ class DateRange:
     after: _dt.date | None = None
     before: _dt.date | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "after", parse_date(self.after, "start of the date range"))
         object.__setattr__(self, "before", parse_date(self.before, "end of the date range"))
         if self.after and self.before and self.after > self.before:

@@ -8,6 +8,8 @@ else should ever reach a user as a traceback.
 
 from __future__ import annotations
 
+import os
+
 import shutil
 from pathlib import Path
 
@@ -47,7 +49,8 @@ class WeightsMissingError(ModelNotFoundError):
     weights are expected: copying them there fixes it; None for a missing checkpoint file) and
     ``why`` (a short phrase: "this computer seems to be offline", "... answered HTTP 500")."""
 
-    def __init__(self, message: str, *, model: str = "", folder=None, why: str = ""):
+    def __init__(self, message: str, *, model: str = "", folder: str | os.PathLike[str] | None = None,
+                 why: str = "") -> None:
         super().__init__(message)
         self.model, self.folder, self.why = model, folder, why
 

@@ -14,14 +14,19 @@ import contextlib
 import io
 import os
 import stat
+from collections.abc import Callable, Iterator
+from typing import IO, BinaryIO, Union, cast
 
 from PIL import Image, UnidentifiedImageError, features
 
 from .errors import ImageError
 
-__all__ = ["DECODE_FORMATS", "HAS_HEIF", "HAS_AVIF", "MAX_FILE_BYTES", "WHOLE_READ_BYTES",
+__all__ = ["ImageSource", "DECODE_FORMATS", "HAS_HEIF", "HAS_AVIF", "MAX_FILE_BYTES", "WHOLE_READ_BYTES",
            "CHANGED_WHILE_READ", "source_image", "regular_file", "read_bytes", "checked_bytes",
            "check_file_size", "open_header", "too_large"]
+
+#: What the decoders accept: a path, encoded bytes, a binary file object, or a PIL image.
+ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Image.Image]
 
 try:  # HEIC/HEIF (iPhone photos); pillow-heif applies the orientation itself on decode.
     import pillow_heif
@@ -59,7 +64,8 @@ def _unchanged() -> None:
 
 
 @contextlib.contextmanager
-def source_image(source, path: str | None):
+def source_image(source: ImageSource, path: str | None
+                 ) -> Iterator[tuple[Image.Image, Callable[[], None]]]:
     """(PIL image with only its header read, check_unchanged()) for any kind of source."""
     if isinstance(source, Image.Image):
         yield source, _unchanged
@@ -84,7 +90,7 @@ def source_image(source, path: str | None):
 
 
 @contextlib.contextmanager
-def regular_file(path: str):
+def regular_file(path: str) -> Iterator[tuple[BinaryIO, os.stat_result]]:
     """(binary file, its os.stat_result) of a regular, non-empty file of at most MAX_FILE_BYTES;
     ImageError otherwise. OSError while in use becomes ImageError("I/O error: ...")."""
     # O_NONBLOCK: opening a FIFO named photo.jpg must not block forever; it has no effect on
@@ -111,7 +117,7 @@ def regular_file(path: str):
         os.close(fd)
 
 
-def read_bytes(source, path: str | None = None) -> bytes:
+def read_bytes(source: ImageSource, path: str | None = None) -> bytes:
     """In-memory bytes, a binary file object read to the end, or the regular file at ``path``
     read whole: at most MAX_FILE_BYTES (for one image, e.g. a query; indexing streams big files)."""
     if path is not None:
@@ -119,8 +125,9 @@ def read_bytes(source, path: str | None = None) -> bytes:
             return checked_bytes(fh.read(MAX_FILE_BYTES + 1))
     if isinstance(source, (bytes, bytearray, memoryview)):
         return checked_bytes(bytes(source))
+    stream = cast(IO[bytes], source)   # not a path (path is None), not bytes: a file object
     try:
-        return checked_bytes(source.read(MAX_FILE_BYTES + 1))
+        return checked_bytes(stream.read(MAX_FILE_BYTES + 1))
     except OSError as exc:
         raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
 
@@ -137,7 +144,7 @@ def check_file_size(size: int) -> None:
         raise ImageError(f"image too large ({size // 2**20} MB file)")
 
 
-def open_header(data) -> Image.Image:
+def open_header(data: bytes | IO[bytes]) -> Image.Image:
     """Identify the format from the content (bytes or an open binary file) and read the
     header only (no pixel allocation)."""
     try:

@@ -34,6 +34,7 @@ from .budget import PixelBudget, decode_budget, release_big_buffers
 from .errors import ImageError
 from .exif import date_taken, read_exif, upright as _upright_of
 from .imagefile import (CHANGED_WHILE_READ, DECODE_FORMATS, HAS_AVIF, HAS_HEIF, MAX_FILE_BYTES,
+                        ImageSource,
                         WHOLE_READ_BYTES, open_header, read_bytes, source_image, too_large)
 from .pixels import rgb_reduced as _rgb_reduced, to_rgb as _to_rgb
 
@@ -46,6 +47,7 @@ __all__ = [
     "MAX_ASPECT",
     "CHANGED_WHILE_READ",
     "DecodedImage",
+    "ImageSource",
     "ModelInput",
     "decode_image",
     "decode_for_model",
@@ -104,7 +106,7 @@ class DecodedImage:
     thumbnail: "Image.Image | None" = None
 
 
-def decode_image(source, min_side: int | None = 224, thumb_size: int | None = None,
+def decode_image(source: ImageSource, min_side: int | None = 224, thumb_size: int | None = None,
                  budget: PixelBudget | None = None) -> DecodedImage:
     """Decode a photo once into an upright RGB image (and optionally its thumbnail).
 
@@ -155,7 +157,7 @@ class ModelInput(Protocol):
         ...
 
 
-def decode_for_model(source, model: ModelInput, thumb_size: int | None = None
+def decode_for_model(source: ImageSource, model: ModelInput, thumb_size: int | None = None
                      ) -> tuple[Any, DecodedImage]:
     """The one "decode + preprocess for this model" used by the indexer and by image queries,
     so an image gives the same input (and vector) whichever path it takes.
@@ -169,7 +171,7 @@ def decode_for_model(source, model: ModelInput, thumb_size: int | None = None
     return model.preprocess(decoded.image), decoded
 
 
-def read_image(source) -> "bytes | Image.Image":
+def read_image(source: ImageSource) -> "bytes | Image.Image":
     """Read a file (path, bytes or binary file object) into memory and check from its header
     that it is an image we decode, without decoding pixels; a PIL image is returned as is.
     The result is a ``source`` for :func:`decode_image` / :func:`decode_for_model` that gives
@@ -192,7 +194,7 @@ def read_image(source) -> "bytes | Image.Image":
     return data
 
 
-def make_thumbnail(image, size: int) -> "Image.Image":
+def make_thumbnail(image: ImageSource, size: int) -> "Image.Image":
     """RGB copy of ``image`` whose longest side is <= ``size`` px, aspect ratio kept.
 
     ``image``: an upright PIL image (any mode; converted as in decode_image), or any
@@ -212,7 +214,7 @@ def make_thumbnail(image, size: int) -> "Image.Image":
     return thumb
 
 
-def _decode(source, path: str | None, min_side: int, thumb_size: int | None,
+def _decode(source: ImageSource, path: str | None, min_side: int, thumb_size: int | None,
             budget: PixelBudget) -> DecodedImage:
     target = max(min_side, thumb_size or 0)
     if path is not None and camera_raw.is_raw_name(path) and not isinstance(source, Image.Image):

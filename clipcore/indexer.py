@@ -23,10 +23,11 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Collection, Generator, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Collection, Generator, Iterable, Iterator
 
 from . import offline, scanner
 from .dates import SOURCE_EXIF, SOURCE_FILE, file_date
@@ -34,6 +35,10 @@ from .catalog import Changes, ImageStatus, IndexedImage, KnownImage, MovedImage,
 from .library import Library
 from .perimage import encode_batch, prepare
 from .progress import IndexSummary, Phase, ProgressEvent
+
+if TYPE_CHECKING:
+    from .config import ModelSpec
+    from .encoder import Encoder
 
 __all__ = ["index_folders", "IndexSummary", "ProgressEvent", "Phase"]
 
@@ -59,8 +64,9 @@ class _Plan:
     complete: bool = True      # False when cancelled during the scan
 
 
-def index_folders(library: Library, folders: Iterable[str], spec=None, *,
-                  encoder=None, cancel=None, batch_size: int | None = None,
+def index_folders(library: Library, folders: Iterable[str], spec: ModelSpec | None = None, *,
+                  encoder: Encoder | None = None, cancel: threading.Event | None = None,
+                  batch_size: int | None = None,
                   workers: int | None = None, thumbnails: Callable | None = None,
                   thumb_size: int = 256, commit_every: int = COMMIT_EVERY,
                   commit_seconds: float = COMMIT_SECONDS,
@@ -136,12 +142,12 @@ def index_folders(library: Library, folders: Iterable[str], spec=None, *,
                         None, summary)
 
 
-def _cancelled(cancel) -> bool:
+def _cancelled(cancel: threading.Event | None) -> bool:
     return cancel is not None and cancel.is_set()
 
 
 def _scan(library: Library, roots: dict[str, int], identity: str, summary: IndexSummary,
-          cancel, exclude: tuple[str, ...] = (),
+          cancel: threading.Event | None, exclude: tuple[str, ...] = (),
           defer: frozenset[str] = frozenset()) -> Generator[ProgressEvent, None, _Plan]:
     """Walk the folders (path -> library folder id; a path may be a sub-folder of its library
     folder: only it is scanned and diffed) against the catalog. Returns a _Plan (generator
@@ -301,7 +307,7 @@ def _find_moves(plan: _Plan, gone: dict[str, KnownImage], summary: IndexSummary)
 
 
 # -- decode + encode ------------------------------------------------------------------------
-def _refresh_tags(library: Library, encoder) -> None:
+def _refresh_tags(library: Library, encoder: Encoder) -> None:
     """Smart albums follow the library: score the new photos for every tag (tags.py)."""
     from .tags import refresh_tags
 
@@ -311,8 +317,9 @@ def _refresh_tags(library: Library, encoder) -> None:
         log.warning("Could not update the tags after indexing.", exc_info=True)
 
 
-def _embed(library: Library, work: collections.deque, spec, encoder, summary: IndexSummary, cancel,
-           batch_size: int, workers: int, thumbnails, thumb_size: int,
+def _embed(library: Library, work: collections.deque, spec: ModelSpec, encoder: Encoder,
+           summary: IndexSummary, cancel: threading.Event | None,
+           batch_size: int, workers: int, thumbnails: Callable | None, thumb_size: int,
            commit_every: int, commit_seconds: float,
            left: collections.Counter) -> Iterator[ProgressEvent]:
     total, done, encoded = len(work), 0, 0

@@ -9,6 +9,7 @@ in step with the catalog) behind one object. Reads never take the writer lock; w
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -213,7 +214,7 @@ class Library:
         mid = self._model_id(model_identity)
         return mid is not None and self.catalog.has_vectors(mid)
 
-    def images(self, ids) -> list[ImageRow]:
+    def images(self, ids: Iterable[int]) -> list[ImageRow]:
         """Rows for ids, same order, silently dropping ids that are gone/deleted."""
         ids = [int(i) for i in ids]
         found = self.catalog.images_by_ids(ids)

@@ -33,7 +33,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Literal
+from typing import TYPE_CHECKING, Callable, Iterable, Literal, cast
 
 import numpy as np
 
@@ -42,6 +42,8 @@ from .errors import ImageError, QueryError
 from .imaging import IMAGE_EXTENSIONS
 
 if TYPE_CHECKING:
+    import torch
+
     from .encoder import Encoder
 
 __all__ = ["Term", "parse_query", "image_term", "query_vector"]
@@ -69,7 +71,7 @@ class Term:
     value: object  # str for text; path str / PIL image / bytes for image
 
 
-def image_term(image, weight: float = 1.0) -> Term:
+def image_term(image: imaging.ImageSource, weight: float = 1.0) -> Term:
     """An image term from a path (str/PathLike), a PIL image or encoded bytes."""
     if isinstance(image, os.PathLike):
         image = os.fspath(image)
@@ -167,7 +169,7 @@ def query_vector(terms: list[Term], encoder: Encoder | None = None,
     images = [t for t in terms if t.kind == "image"]
     if not texts and not images and not stored:
         raise QueryError("The query has only tags; add words or an image to rank by.")
-    sources = [imaging.read_image(t.value) for t in images]
+    sources = [imaging.read_image(cast(imaging.ImageSource, t.value)) for t in images]
     embeddings = [np.stack([np.asarray(v, np.float32) for _, v in stored])] if stored else []
     if texts or sources:
         if encoder is None:
@@ -189,7 +191,7 @@ def query_vector(terms: list[Term], encoder: Encoder | None = None,
     return (total / norm).astype(np.float32)
 
 
-def _model_inputs(images: list[Term], sources: list, encoder: Encoder):
+def _model_inputs(images: list[Term], sources: list, encoder: Encoder) -> torch.Tensor:
     """(n, 3, S, S) float32 tensor of the image terms, decoded as the indexer decodes them."""
     import torch
 

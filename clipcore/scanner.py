@@ -14,7 +14,7 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass
-from typing import Iterable, Iterator, MutableMapping
+from typing import Any, Iterable, Iterator, MutableMapping
 
 from .filetypes import UNKNOWN, kind_of_name, sniff_file
 from .raw import RAW_EXTENSIONS, is_raw_name
@@ -205,13 +205,13 @@ class Remembered(dict):
         self.loaded = dict(loaded)
         self.used: dict = {}
 
-    def get(self, key, default=None):
+    def get(self, key: Any, default: Any = None) -> Any:
         value = super().get(key, default)
         if value is not None:
             self.used[key] = value
         return value
 
-    def __setitem__(self, key, value) -> None:
+    def __setitem__(self, key: str, value: tuple) -> None:
         super().__setitem__(key, value)
         self.used[key] = value
 
@@ -269,7 +269,7 @@ def _sniff(path: str, st: os.stat_result, sniffed: MutableMapping[str, Sniffed] 
     return is_image
 
 
-def _jpeg_stems(entries) -> set[str]:
+def _jpeg_stems(entries: Iterable[os.DirEntry[str]]) -> set[str]:
     """Lower-case name stems of the photos in a listing that are not RAW files: a RAW with
     one of these stems is the other half of a RAW + JPEG pair (clipcore.raw)."""
     if not RAW_EXTENSIONS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TypeAlias, cast
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from .errors import ClipcoreError, ImageError, NotIndexedError, QueryError
 from .query import image_term, parse_query, query_vector
 
 if TYPE_CHECKING:
+    import datetime
+
+    from .imaging import ImageSource
     from .encoder import Encoder
     from .library import Library
 
@@ -29,6 +32,10 @@ NO_MODEL = "This library has no photos indexed yet; add a folder first (clipcore
 
 SORT_RELEVANCE, SORT_DATE = "relevance", "date"
 DATE_POOL = 200     # without a threshold, a date sort orders this many best matches
+
+
+#: An ISO date or a date (clipcore.dates.parse_date), or None.
+DateLike: TypeAlias = "str | datetime.date | None"
 
 
 @dataclass(frozen=True)
@@ -114,9 +121,10 @@ class Searcher:
                 self._encoder = encoder
             return self._encoder
 
-    def search(self, text: str | None = None, *, image=None, examples=(), k: int = 20,
+    def search(self, text: str | None = None, *, image: ImageSource | None = None,
+               examples: Iterable[Example | object] = (), k: int = 20,
                offset: int = 0, threshold: float | None = None, folder: str | None = None,
-               dates: DateRange | None = None, after=None, before=None,
+               dates: DateRange | None = None, after: DateLike = None, before: DateLike = None,
                sort: str = SORT_RELEVANCE) -> list[Hit]:
         """Search by a text query (see :mod:`clipcore.query`), an image (path, PIL image or
         encoded bytes; added with weight 1) and/or ``examples`` (:class:`Example` or bare
@@ -168,7 +176,8 @@ class Searcher:
                              "(clipcore tag add) to search it with this one.")
         return only, vector
 
-    def query_vector(self, text: str | None = None, *, image=None, examples=(),
+    def query_vector(self, text: str | None = None, *, image: ImageSource | None = None,
+                     examples: Iterable[Example | object] = (),
                      fallback: np.ndarray | None = None) -> np.ndarray:
         """The combined (D,) float32 L2-normalised query vector (see :meth:`search`). The model
         is loaded only when a text or a not-indexed image needs encoding."""
@@ -195,13 +204,13 @@ class Searcher:
                     raise ImageError("not a regular file; give the path of a photo",
                                      os.fspath(target))
                 raise ImageError("no such file; check the path", os.fspath(target))
-            terms.append(image_term(target, example.weight))
+            terms.append(image_term(cast("ImageSource", target), example.weight))
         terms = [t for t in terms if t.kind != "tag"]     # tag terms filter (see _tag_scope)
         if not terms and not stored and fallback is not None:
             return fallback
         return query_vector(terms, stored=stored, encoder_factory=self.encoder)
 
-    def similar(self, target, *, k: int = 20, **filters) -> list[Hit]:
+    def similar(self, target: object, *, k: int = 20, **filters: Any) -> list[Hit]:
         """Photos like ``target``: an image id, or a path. An indexed photo's stored vector is
         used (the model is not loaded), so it comes first with score ~1.0; any other image (path,
         PIL image, bytes) is encoded. Filters as in :meth:`search`.
@@ -231,7 +240,7 @@ class Searcher:
                                 "can be in it; 'clipcore info' lists the library folders.")
         return path
 
-    def _stored_vector(self, target) -> np.ndarray | None:
+    def _stored_vector(self, target: object) -> np.ndarray | None:
         if isinstance(target, (int, np.integer)):
             image_id = int(target)
         elif isinstance(target, (str, os.PathLike)):
@@ -252,7 +261,9 @@ class Searcher:
         hits.sort(key=lambda h: h.date_taken[:19] if h.date_taken else "", reverse=True)
         return hits[offset:offset + k]
 
-    def _above(self, vector, threshold, folder, bounds, only=None, words=False
+    def _above(self, vector: np.ndarray, threshold: float | None, folder: str | None,
+               bounds: tuple[str | None, str | None] | None, only: np.ndarray | None = None,
+               words: bool = False
                ) -> list[tuple[int, float]]:
         """Every (id, score) with score >= threshold in scope, best first (no threshold: the
         DATE_POOL best): the k nearest with k growing 4x until the last is below it."""
@@ -267,7 +278,7 @@ class Searcher:
                 return [p for p in pairs if p[1] >= threshold]
             k *= 4
 
-    def _rows(self, pairs) -> list[Hit]:
+    def _rows(self, pairs: Iterable[tuple[int, float]]) -> list[Hit]:
         rows = {row.id: row for row in self.library.images([i for i, _ in pairs])}
         away = tuple(p.rstrip(os.sep) + os.sep for p in self.library.offline_folders())
         hits = []
@@ -282,9 +293,9 @@ class Searcher:
         return hits
 
 
-def _dates(dates: DateRange | None, after, before) -> DateRange | None:
+def _dates(dates: DateRange | None, after: DateLike, before: DateLike) -> DateRange | None:
     if after is not None or before is not None:
         if dates is not None:
             raise QueryError("Give either a date range or after/before dates, not both.")
-        dates = DateRange(after, before)
+        dates = DateRange(after, before)  # type: ignore[arg-type]  # ISO strings parsed there
     return dates
