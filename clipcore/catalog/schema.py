@@ -21,6 +21,10 @@ statements) and is appended to :data:`MIGRATIONS` below. Never edit a migration 
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Union
+
 from . import hashes, tags, tombstones, volumes
 from . import removed, sniffed
 from .vectors import MIGRATION_FLOAT16
@@ -73,7 +77,10 @@ SCHEMA_1: list[str] = [
 
 #: Entry i upgrades the schema from version i to i + 1: a list of SQL statements, or of
 #: functions taking the migration's ``sqlite3.Connection`` (a conversion SQL cannot express).
-MIGRATIONS: list[list[str]] = [
+#: One statement of a migration: SQL, or a function run on the migration's connection.
+Step = Union[str, Callable[[sqlite3.Connection], None]]
+
+MIGRATIONS: list[Sequence[Step]] = [
     SCHEMA_1,
     hashes.MIGRATION + tags.MIGRATION,      # 2: perceptual hashes, tags (issue 13)
     MIGRATION_DATE_SOURCE,                  # 3: images.date_source, index on date_taken
