@@ -139,7 +139,8 @@ class DuplicatesView(QWidget):
     def _show_group(self, index: int) -> None:
         while self.cards_layout.count():
             item = self.cards_layout.takeAt(0)
-            if item.widget() is not None:
+            if item.widget() is not None:     # hidden now: deleteLater waits for the loop
+                item.widget().hide()
                 item.widget().deleteLater()
         for button in self.keep.buttons():
             self.keep.removeButton(button)
