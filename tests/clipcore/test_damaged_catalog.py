@@ -207,7 +207,7 @@ def test_repair_rebuilds_the_catalog_from_readable_rows_and_the_vector_index(tmp
 def test_a_hand_edited_sidecar_cannot_pass_off_another_index(tmp_path, tiny_spec, caplog):
     """Library A's vector-index file replaced by library B's (same model, other photos, same
     ids), with A's description edited to match the file: A must not search B's vectors."""
-    import zlib
+    from clipcore.ann_file import checksums
 
     for name, seed in (("a", 1), ("b", 2)):
         make_photos(tmp_path / name, 6, seed=seed)
@@ -216,8 +216,8 @@ def test_a_hand_edited_sidecar_cannot_pass_off_another_index(tmp_path, tiny_spec
     shutil.copy(next((tmp_path / "data-b").glob("ann-*.hnsw")), index_a)
     sidecar = index_a.with_suffix(".json")
     info = json.loads(sidecar.read_text())
-    raw = index_a.read_bytes()
-    info.update(bytes=len(raw), crc32=zlib.crc32(raw))
+    size, crc, blocks = checksums(index_a)       # the whole file's and each block's CRC
+    info.update(bytes=size, crc32=crc, blocks=blocks)
     sidecar.write_text(json.dumps(info))
     with Library.open(tmp_path / "data-a", params=_hnsw_always()) as library:
         identity = tiny_spec.identity()
