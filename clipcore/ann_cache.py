@@ -38,6 +38,7 @@ from typing import Callable, ContextManager, Iterable, Protocol
 
 import numpy as np
 
+from . import crops as parts
 from .ann import (HnswIndex, StaleIndex, exact_knn, index_paths, load_index, mismatch,
                   open_index_file)
 from .ann_file import BLOCK_BYTES
@@ -76,6 +77,7 @@ class _ModelCache:
         self.hnsw: HnswIndex | None = None
         self.exact: tuple[int, np.ndarray, np.ndarray] | None = None   # (watermark, ids, matrix)
         self.loading: BackgroundLoad | None = None   # a big file loading (ann_loading)
+        self.crops = 0               # crop vectors in the index (labels with a part, crops.py)
         self.dirty = False           # in-memory state newer than the saved file
         self.save_seconds = 0.0      # how long the last save took
         self.saved_at = 0.0          # time.monotonic() of the last save
@@ -141,16 +143,16 @@ class AnnCache:
         if exact is not None:
             ids, mat = exact
             if allowed is not None:
-                keep = np.isin(ids, allowed)
+                keep = np.isin(parts.image_ids(ids), allowed)
                 ids, mat = ids[keep], mat[keep]
-            found = exact_knn(mat, ids, query, k)
-        elif allowed is not None:
+            found = parts.best_per_image(*exact_knn(mat, ids, query, k + mc.crops), k)
+        elif allowed is not None:     # (whole-image vectors only: crop labels are not allowed)
             found = nearest_within(
                 hnsw, allowed, query, k, self.params.exact_below, text,
                 lambda: self.scopes.matrix((mc.model.id, *scope), lambda: gather_vectors(
                     self.catalog.iter_vectors(mc.model.id, image_ids=allowed), mc.model.dim)))
         else:
-            found = hnsw.search(query, k, text=text)
+            found = self._search_photos(mc, hnsw, query, k, text)
         return [(int(i), float(s)) for i, s in zip(*found)]
 
     def _exact_among(self, mc: _ModelCache, allowed: np.ndarray, query: np.ndarray, k: int
@@ -185,6 +187,18 @@ class AnnCache:
         for loading in loads:
             loading.cancel(wait=True)
 
+    def _search_photos(self, mc: _ModelCache, hnsw: HnswIndex, query: np.ndarray, k: int,
+                       text: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The k nearest photos by their best vector (whole image or crop, crops.py): HNSW
+        asked for more labels than k while photos repeat among them."""
+        wanted = k if not mc.crops else 2 * k + 8
+        while True:
+            labels, scores = hnsw.search(query, wanted, text=text)
+            found = parts.best_per_image(labels, scores, k)
+            if len(found[0]) >= k or len(labels) < wanted or wanted >= hnsw.live:
+                return found
+            wanted *= 2
+
     def neighbours(self, vectors: np.ndarray, k: int, model_identity: str
                    ) -> tuple[np.ndarray, np.ndarray]:
         """The k nearest images of each row of ``vectors`` (n, D) float32 through the HNSW
@@ -195,13 +209,24 @@ class AnnCache:
             return np.full((len(vectors), 0), -1, np.int64), np.zeros((len(vectors), 0), np.float32)
         with self._guard:
             hnsw = self._ensure(mc)
-        return hnsw.search_many(vectors, k)
+        if not mc.crops:
+            return hnsw.search_many(vectors, k)
+        labels, scores = hnsw.search_many(vectors, 2 * k + 8)   # whole-image vectors only
+        ids = np.full((len(vectors), k), -1, np.int64)
+        sims = np.zeros((len(vectors), k), np.float32)
+        for row, (lab, sc) in enumerate(zip(labels, scores)):
+            keep = parts.is_whole(lab) & (lab >= 0)
+            n = min(k, int(keep.sum()))
+            ids[row, :n], sims[row, :n] = lab[keep][:n], sc[keep][:n]
+        return ids, sims
 
     # -- writes ----------------------------------------------------------------------------
-    def apply(self, commit: Callable[[], Applied], vectors: np.ndarray | None = None) -> Applied:
+    def apply(self, commit: Callable[[], Applied], vectors: np.ndarray | None = None,
+              crop_vectors: np.ndarray | None = None) -> Applied:
         """Run ``commit`` (a catalog transaction) and apply what it did to the loaded indexes
         that were current before it; the others catch up from the catalog on their next use.
-        ``vectors`` (a, D) float32: the vectors of ``Applied.added``, same order."""
+        ``vectors`` (a, D) float32: the vectors of ``Applied.added``, same order;
+        ``crop_vectors`` (c, D) float32: those of ``Applied.added_crops``."""
         with self._guard:
             applied = commit()
             added = None
@@ -215,9 +240,16 @@ class AnnCache:
                 if hnsw is None or hnsw.watermark != applied.generation - 1:
                     continue
                 hnsw.remove(applied.removed)
+                gone = applied.removed_crops
+                if len(gone):
+                    hnsw.remove(parts.crop_labels(gone[:, 0], gone[:, 1]))
                 if mc is added and vectors is not None:
                     hnsw.add(applied.added, vectors)
-                hnsw.live = self.catalog.count_vectors(mc.model.id)
+                new = applied.added_crops
+                if mc is added and crop_vectors is not None and len(new):
+                    hnsw.add(parts.crop_labels(new[:, 0], new[:, 1]), crop_vectors)
+                mc.crops = self.catalog.count_crops(mc.model.id)
+                hnsw.live = self.catalog.count_vectors(mc.model.id) + mc.crops
                 hnsw.watermark, mc.dirty = applied.generation, True
         return applied
 
@@ -310,10 +342,12 @@ class AnnCache:
                 return self._rebuild(mc, f"The vector index for model {mc.model.identity} "
                                          f"cannot be used ({loading.error})")
             mc.hnsw = loading.result      # (None when cancelled: loaded below)
+            mc.crops = self.catalog.count_crops(mc.model.id)
         if mc.hnsw is None:
             try:
                 mc.hnsw = self._load_checked(mc)
                 self._add_block_crcs(mc, mc.hnsw)
+                mc.crops = self.catalog.count_crops(mc.model.id)
             except StaleIndex as why:
                 return self._rebuild(mc, None if new else
                                      f"The vector index for model {mc.model.identity} cannot "
@@ -347,10 +381,14 @@ class AnnCache:
             generation, n = cat.generation(), cat.count_vectors(mc.model.id)
             if why and (n or mc.paths[0].exists()):
                 log.warning("%s; rebuilding it from the catalog (%d images).", why, n)
-            hnsw = HnswIndex(mc.model.dim, self.params, capacity=n + 1024, watermark=generation)
+            crops = cat.count_crops(mc.model.id)
+            hnsw = HnswIndex(mc.model.dim, self.params, capacity=n + crops + 1024,
+                             watermark=generation)
             for ids, vecs in cat.iter_vectors(mc.model.id):
                 hnsw.add(ids, vecs, num_threads=-1)
-        hnsw.live = n
+            for ids, part, vecs in cat.iter_crop_vectors(mc.model.id):
+                hnsw.add(parts.crop_labels(ids, part), vecs, num_threads=-1)
+        hnsw.live, mc.crops = n + crops, crops
         mc.hnsw, mc.dirty = hnsw, True
         self._save_if_writer(mc, quiet=True)
         return hnsw
@@ -363,15 +401,23 @@ class AnnCache:
             generation = cat.generation()
             for ids, vecs in cat.iter_vectors(mc.model.id, since_seq=hnsw.watermark):
                 hnsw.add(ids, vecs)
-            live_ids = cat.vector_ids(mc.model.id)
-        hnsw.remove(np.setdiff1d(hnsw.labels(), live_ids, assume_unique=True))
+            for ids, part, vecs in cat.iter_crop_vectors(mc.model.id, since_seq=hnsw.watermark):
+                hnsw.add(parts.crop_labels(ids, part), vecs)
+            live_ids = np.concatenate([cat.vector_ids(mc.model.id),
+                                       parts.crop_labels(*cat.crop_keys(mc.model.id))])
+        hnsw.remove(np.setdiff1d(hnsw.labels(), live_ids))
+        mc.crops = int((~parts.is_whole(live_ids)).sum())
         hnsw.live, hnsw.watermark, mc.dirty = len(live_ids), generation, True
 
     def _exact_matrix(self, mc: _ModelCache, mark: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids (N,) int64, vectors (N, D) float32) from the catalog, cached per watermark."""
         if mc.exact is None or mc.exact[0] != mark:
-            mc.exact = (mark, *gather_vectors(self.catalog.iter_vectors(mc.model.id),
-                                              mc.model.dim))
+            ids, vecs = gather_vectors(self.catalog.iter_vectors(mc.model.id), mc.model.dim)
+            crops = list(self.catalog.iter_crop_vectors(mc.model.id))
+            if crops:
+                ids = np.concatenate([ids] + [parts.crop_labels(i, p) for i, p, _ in crops])
+                vecs = np.concatenate([vecs] + [v for _, _, v in crops])
+            mc.exact = (mark, ids, vecs)
         return mc.exact[1], mc.exact[2]
 
     def _save_if_writer(self, mc: _ModelCache, force: bool = False, quiet: bool = False) -> None:

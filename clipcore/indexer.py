@@ -33,7 +33,7 @@ from . import offline, scanner
 from .dates import SOURCE_EXIF, SOURCE_FILE, file_date
 from .catalog import Changes, ImageStatus, IndexedImage, KnownImage, MovedImage, SkippedImage
 from .library import Library
-from .perimage import encode_batch, prepare
+from .perimage import encode_batch, encode_crops, prepare
 from .progress import IndexSummary, Phase, ProgressEvent
 
 if TYPE_CHECKING:
@@ -72,7 +72,8 @@ def index_folders(library: Library, folders: Iterable[str], spec: ModelSpec | No
                   commit_seconds: float = COMMIT_SECONDS,
                   exclude: Iterable[str] = (),
                   download: Callable | None = None,
-                  defer: Collection[str] = frozenset()) -> Iterator[ProgressEvent]:
+                  defer: Collection[str] = frozenset(),
+                  crops: bool = True) -> Iterator[ProgressEvent]:
     """Scan ``folders`` (adding them to the library), embed new/changed images, keep moved ones,
     remove deleted ones; commit every ``commit_every`` images or ``commit_seconds`` seconds.
 
@@ -88,6 +89,8 @@ def index_folders(library: Library, folders: Iterable[str], spec: ModelSpec | No
     weights are fetched (when this call loads the model).
     ``defer``: files left alone this run (still being written, see clipcore.watch): not
     indexed, and their rows not removed.
+    ``crops``: a photo wider or taller than 1.4:1 also gets vectors of square crops covering
+    it (clipcore/crops.py), so a search finds what the model's centre crop cuts away.
 
     The last event has phase "done" and a summary. When the model differs from the library's,
     the library switches to it (``Library.set_model_spec``) only once every image has a vector
@@ -128,7 +131,8 @@ def index_folders(library: Library, folders: Iterable[str], spec: ModelSpec | No
                 yield from _embed(library, work, spec, encoder, summary, cancel,
                                   batch_size or encoder.batch_size,
                                   workers or max(1, (os.cpu_count() or 2) - 1),
-                                  thumbnails, thumb_size, commit_every, commit_seconds, left)
+                                  thumbnails, thumb_size, commit_every, commit_seconds, left,
+                                  crops)
             library.set_pending({fid: left[fid] for fid in set(roots.values())})
         summary.cancelled = _cancelled(cancel) or not plan.complete
         if not summary.cancelled and library.model_identity() != identity \
@@ -321,7 +325,7 @@ def _embed(library: Library, work: collections.deque, spec: ModelSpec, encoder: 
            summary: IndexSummary, cancel: threading.Event | None,
            batch_size: int, workers: int, thumbnails: Callable | None, thumb_size: int,
            commit_every: int, commit_seconds: float,
-           left: collections.Counter) -> Iterator[ProgressEvent]:
+           left: collections.Counter, crops: bool = True) -> Iterator[ProgressEvent]:
     total, done, encoded = len(work), 0, 0
     pending = Changes()
     began = last_commit = time.monotonic()
@@ -341,7 +345,7 @@ def _embed(library: Library, work: collections.deque, spec: ModelSpec, encoder: 
             while True:
                 while len(queue) < ahead and work:
                     queue.append(pool.submit(prepare, work.popleft(), encoder, thumbnails,
-                                             thumb_size))
+                                             thumb_size, crops))
                 if not queue:
                     break
                 batch: list = []
@@ -363,6 +367,7 @@ def _embed(library: Library, work: collections.deque, spec: ModelSpec, encoder: 
                         batch.append(p)
                 if batch:
                     vectors, failures = encode_batch(encoder, batch)
+                    encode_crops(encoder, batch, failures)
                     for i, p in enumerate(batch):
                         if i in failures:
                             pending.skipped.append(SkippedImage(
@@ -378,7 +383,7 @@ def _embed(library: Library, work: collections.deque, spec: ModelSpec, encoder: 
                         pending.indexed.append(IndexedImage(
                             p.work.entry.path, p.work.folder_id, p.size, p.mtime_ns, vec,
                             p.digest, d.width, d.height, taken, source,
-                            perceptual_hash=p.perceptual))
+                            perceptual_hash=p.perceptual, crops=p.crop_vectors))
                 yield event(Phase.ENCODE, (batch[-1] if batch else p).work.entry.path)
                 if len(pending) >= commit_every or time.monotonic() - last_commit >= commit_seconds:
                     library.apply(pending, spec, encoder.dim)

@@ -309,8 +309,12 @@ class Library:
         vectors = (stored_form(np.stack([np.asarray(im.vector, np.float32)
                                          for im in changes.indexed]))
                    if changes.indexed else None)
+        crops = [np.asarray(im.crops, np.float32) for im in changes.indexed
+                 if im.crops is not None and len(im.crops)]
+        crop_vectors = stored_form(np.concatenate(crops)) if crops else None
         with self.writer_lock.hold():
-            self.ann.apply(lambda: self.catalog.apply_changes(changes, spec, dim), vectors)
+            self.ann.apply(lambda: self.catalog.apply_changes(changes, spec, dim), vectors,
+                           crop_vectors)
             self.save_indexes(force=save)
 
     def save_indexes(self, force: bool = True) -> None:

@@ -21,7 +21,7 @@ from .errors import ClipcoreError, ImageError
 from .imaging import CHANGED_WHILE_READ
 from .vectorcheck import vector_ok
 
-__all__ = ["Prepared", "encode_batch", "prepare"]
+__all__ = ["Prepared", "encode_batch", "encode_crops", "prepare"]
 
 log = logging.getLogger("clipcore.indexer")
 
@@ -37,12 +37,15 @@ class Prepared:
     perceptual: tuple[int, int] | None = None   # (pHash, dHash) of the decode, duplicates.py
     skip: str | None = None       # reason
     gone: bool = False
+    crops: list | None = None     # model inputs of the square crops (clipcore/crops.py)
+    crop_vectors: object = None   # (c, D) float32 once encoded (None: no crops)
 
 
-def prepare(w, encoder, thumbnails, thumb_size: int) -> Prepared:
-    """Runs in a decode thread: stat, decode once, preprocess, hash. Any failure of this one
-    file (a bad file, or a decoder / preprocess error on it) becomes a skip reason; nothing
-    raised here can stop the run."""
+def prepare(w, encoder, thumbnails, thumb_size: int, crops: bool = True) -> Prepared:
+    """Runs in a decode thread: stat, decode once, preprocess, hash; ``crops``: also the
+    model inputs of a wide or tall photo's square crops, from the same decode. Any failure
+    of this one file (a bad file, or a decoder / preprocess error on it) becomes a skip
+    reason; nothing raised here can stop the run."""
     out = Prepared(w)
     path = w.entry.path
     try:
@@ -74,6 +77,8 @@ def prepare(w, encoder, thumbnails, thumb_size: int) -> Prepared:
         out.skip = CHANGED_WHILE_READ
         return out
     out.perceptual = _perceptual_hash(decoded.image)
+    if crops:
+        out.crops = _crop_inputs(decoded.image, encoder)
     decoded.image = None                 # keep only what the catalog needs
     out.decoded = decoded
     if thumbnails is not None and decoded.thumbnail is not None:
@@ -83,6 +88,43 @@ def prepare(w, encoder, thumbnails, thumb_size: int) -> Prepared:
             log.warning("Could not store the thumbnail of %s.", path, exc_info=True)
         decoded.thumbnail = None
     return out
+
+
+def _crop_inputs(image, encoder) -> list | None:
+    """The crops' model inputs (crops.crop_inputs); None when there are none or they fail
+    (the photo is then indexed by its whole-image vector alone)."""
+    from .crops import crop_inputs
+
+    try:
+        return crop_inputs(image, encoder) or None
+    except Exception:  # a crop problem must not cost the photo
+        log.debug("No crops for an image.", exc_info=True)
+        return None
+
+
+def encode_crops(encoder, batch: list[Prepared], failures: dict[int, str]) -> None:
+    """Encode the crops of the batch's photos (those not in ``failures``) in one call, into
+    each one's ``crop_vectors`` (c, D) float32. If that fails, or a photo's crop vectors are
+    not usable embeddings, that photo keeps only its whole-image vector."""
+    import torch
+
+    from .vectorcheck import bad_rows
+
+    todo = [p for i, p in enumerate(batch) if p.crops and i not in failures]
+    if not todo:
+        return
+    try:
+        vectors = encoder.encode_images(torch.stack([t for p in todo for t in p.crops]))
+    except Exception:
+        log.warning("Could not encode the crops of %d wide or tall photos; they are found by "
+                    "their whole image only.", len(todo), exc_info=True)
+        return
+    at = 0
+    for p in todo:
+        mine = vectors[at:at + len(p.crops)]
+        at += len(p.crops)
+        p.crop_vectors = None if bad_rows(mine).any() else mine
+        p.crops = None
 
 
 def _perceptual_hash(image) -> tuple[int, int] | None:

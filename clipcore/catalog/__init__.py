@@ -24,6 +24,7 @@ from .changes import (
     SkippedImage,
 )
 from .connection import CATALOG_FILE, Database
+from .crops import CropsTable
 from .folders import FolderInfo, FolderRow, FoldersTable
 from .hashes import HashesTable
 from .health import HealthTable
@@ -70,7 +71,7 @@ __all__ = [
 
 class Catalog(FoldersTable, ImagesTable, VectorsTable, ModelsTable, SettingsTable, StateTable,
               ChangesTable, HashesTable, TagsTable, SniffedTable, HealthTable, RecoverTable,
-              VolumesTable, TombstonesTable, RemovedTable,
+              VolumesTable, TombstonesTable, RemovedTable, CropsTable,
               Database):
     """The catalog of one data directory: ``Catalog(data_dir)`` creates or upgrades
     ``<data_dir>/catalog.sqlite``. One connection per thread; thread-safe.

@@ -17,6 +17,7 @@ from .images import ImageStatus, delete_images, move_image
 from .models import ModelRow, ensure_model
 from .settings import has_model, write_model
 from .state import bump_generation, current_generation
+from .crops import crop_keys, delete_crops, put_crops
 from .vectors import delete_image_vectors, put_vector
 from .tombstones import bury, take_back
 from .volumes import VolumeUpdate, put_volume
@@ -38,6 +39,7 @@ class IndexedImage:
     date_taken: str | None = None      # ISO 8601 (see clipcore.dates)
     date_source: str | None = None     # "exif" | "file"
     perceptual_hash: tuple[int, int] | None = None   # (pHash, dHash), see duplicates.py
+    crops: np.ndarray | None = None    # (c, D) float32: square crops (clipcore/crops.py)
 
 
 @dataclass
@@ -74,12 +76,18 @@ class Changes:
                 + len(self.volumes))
 
 
+_NO_PARTS = np.empty((0, 2), np.int64)
+
+
 class Applied(NamedTuple):
     """What a committed :class:`Changes` did to the vectors (for the vector-index caches)."""
     generation: int          # of the transaction (not bumped when no vector changed)
     removed: np.ndarray      # (r,) int64 image ids that lost their vectors
     added: np.ndarray        # (a,) int64 image ids of ``changes.indexed``, same order
     model: ModelRow | None   # the model of the added vectors (None when nothing was indexed)
+    removed_crops: np.ndarray = _NO_PARTS   # (r, 2) int64 (image id, part) of crops gone
+    added_crops: np.ndarray = _NO_PARTS     # (c, 2) int64 (image id, part) of the crops of
+                                            # ``changes.indexed``, in their order
 
 
 class ChangesTable(Table):
@@ -97,6 +105,7 @@ class ChangesTable(Table):
                                np.empty(0, np.int64), None)
             generation = bump_generation(c)
             removed = [int(i) for i in changes.removed]
+            gone_crops = [crop_keys(c, removed)]
             if removed:
                 bury(c, removed, now_ns)     # their vectors stay findable by content hash
                 delete_images(c, removed)
@@ -107,7 +116,9 @@ class ChangesTable(Table):
                                                 ImageStatus.SKIPPED, reason=s.reason)
                 if delete_image_vectors(c, image_id):
                     removed.append(image_id)
+                    gone_crops.append(delete_crops(c, image_id))
             added: list[int] = []
+            new_crops: list[tuple[int, int]] = []
             model: ModelRow | None = None
             if changes.indexed:
                 if spec is None or dim is None:
@@ -121,9 +132,14 @@ class ChangesTable(Table):
                         content_hash=im.content_hash, width=im.width, height=im.height,
                         date_taken=im.date_taken, date_source=im.date_source)
                     put_vector(c, image_id, row.id, generation, im.vector)
+                    dropped = put_crops(c, image_id, row.id, generation, im.crops)
+                    gone_crops.append(np.stack([np.full(len(dropped), image_id), dropped], 1))
+                    new_crops += [(image_id, p + 1) for p in range(
+                        0 if im.crops is None else len(im.crops))]
                     put_hashes(c, image_id, im.perceptual_hash)
                     if im.content_hash:
                         take_back(c, im.content_hash, row.id)
                     added.append(image_id)
         return Applied(generation, np.asarray(removed, np.int64), np.asarray(added, np.int64),
-                       model)
+                       model, np.concatenate(gone_crops).astype(np.int64),
+                       np.asarray(new_crops, np.int64).reshape(-1, 2))

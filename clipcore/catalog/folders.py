@@ -16,6 +16,7 @@ import numpy as np
 
 from .base import Table
 from .changes import Applied
+from .crops import crop_keys
 from .images import ImageStatus
 from .paths import fs_key, fs_path, path_range
 from .state import bump_generation
@@ -113,6 +114,7 @@ class FoldersTable(Table):
         with self.transaction("the library folders") as c:
             rows = c.execute("SELECT id FROM images WHERE folder_id = ?", (folder_id,))
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64)
+            crops = crop_keys(c, ids)
             c.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
             generation = bump_generation(c)
-        return Applied(generation, ids, np.empty(0, np.int64), None)
+        return Applied(generation, ids, np.empty(0, np.int64), None, crops)

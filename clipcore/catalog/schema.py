@@ -25,7 +25,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Union
 
-from . import hashes, tags, tombstones, volumes
+from . import crops, hashes, tags, tombstones, volumes
 from . import removed, sniffed
 from .vectors import MIGRATION_FLOAT16
 from .folders import MIGRATION as folders_pending
@@ -89,6 +89,7 @@ MIGRATIONS: list[Sequence[Step]] = [
     tombstones.MIGRATION,  # 6: vectors of deleted photos, by content hash, for a while
     MIGRATION_FLOAT16,     # 7: vectors (and tombstones) stored as float16 (issue 14)
     removed.MIGRATION,     # 8: folders removed with undo, kept aside until the app quits
+    crops.MIGRATION,       # 9: vectors of square crops of wide / tall photos (issue 14)
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 FLOAT16_VERSION = 7   # from this version on vectors are float16 (catalog/vectors.py)

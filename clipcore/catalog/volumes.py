@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import Table
+from .crops import crop_keys
 from .paths import fs_key, fs_path, path_range
 from .state import bump_generation
 
@@ -113,8 +114,9 @@ class VolumesTable(Table):
         with self.transaction("the library folders") as c:
             rows = c.execute("SELECT id FROM images WHERE path >= ? AND path < ?", (lo, hi))
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64)
+            crops = crop_keys(c, ids)
             c.executemany("DELETE FROM images WHERE id = ?", [(int(i),) for i in ids])
             c.execute("DELETE FROM volumes WHERE path = ? OR (path >= ? AND path < ?)",
                       (fs_key(path), lo, hi))
             generation = bump_generation(c)
-        return Applied(generation, ids, np.empty(0, np.int64), None)
+        return Applied(generation, ids, np.empty(0, np.int64), None, crops)
