@@ -35,6 +35,7 @@ SCRIPTS: dict[str, tuple[list[str], list[str]]] = {
     "watch": ([], ["--files", "5000", "--idle-seconds", "10", "--writes", "5"]),
     "vector_storage": ([], ["--vectors", "5000", "--queries", "100"]),
     "shapes_quality": ([], ["--per-class", "11"]),
+    "crops_cost": ([], ["--count", "10", "--runs", "1"]),
 }
 MARKER = "<!-- benchmarks.{} -->"
 HEADER = """# Benchmark results

@@ -53,7 +53,10 @@ def cmd_info(args) -> int:
             except ClipcoreError as exc:
                 device = f"unavailable ({exc})"
             print(f"Device:         {shown(device)}")
-            print(f"Indexed photos: {library.count():,}")
+            photos, crops = library.cropped()
+            also = (f" (+ {crops:,} crop vector{'s' * (crops != 1)} of {photos:,} wide or tall "
+                    f"photo{'s' * (photos != 1)})" if crops else "")
+            print(f"Indexed photos: {library.count():,}{also}")
         folders = library.folders()
         print(f"Folders ({len(folders)}):")
         for f in folders:

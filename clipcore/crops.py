@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["ASPECT_LIMIT", "MIN_OVERLAP", "MAX_VIEWS", "PART_SHIFT", "crop_boxes", "crop_inputs",
-           "crop_labels", "image_ids", "is_whole", "best_per_image"]
+           "crop_labels", "image_ids", "is_whole", "best_per_image", "needs_crops"]
 
 ASPECT_LIMIT = 1.4      # issue 14: "photos whose aspect ratio is beyond 1.4:1"
 MIN_OVERLAP = 0.25      # of a crop's side, between neighbouring views
@@ -43,7 +43,7 @@ def crop_boxes(width: int, height: int, skip_middle: bool = True
     image, in order along its long side; [] when the aspect ratio is within ASPECT_LIMIT.
     ``skip_middle``: leave out the middle view (the model's centre crop already sees it)."""
     long, short = max(width, height), min(width, height)
-    if short <= 0 or long <= ASPECT_LIMIT * short:
+    if short <= 0 or not needs_crops(width, height):
         return []
     views = 1 + (long / short - 1) / (1 - MIN_OVERLAP)
     n = min(MAX_VIEWS, 2 * math.ceil((views - 1) / 2) + 1)      # odd, >= views
@@ -57,15 +57,26 @@ def crop_boxes(width: int, height: int, skip_middle: bool = True
     return boxes
 
 
-def crop_inputs(image, model: Any, skip_middle: bool | None = None) -> list:
+def crop_inputs(image, model: Any, full_size: tuple[int, int] | None = None,
+                skip_middle: bool | None = None) -> list:
     """The model inputs of ``image``'s crops (``model.preprocess`` of each crop box, see
-    :func:`crop_boxes`); ``skip_middle`` defaults to whether the model centre-crops (its
-    preprocess resize mode is "shortest"). [] for an image that needs none."""
+    :func:`crop_boxes`). ``full_size``: the photo's full-resolution (width, height) when
+    ``image`` is a reduced decode of it; the boxes are chosen on it (the catalog's pixel size,
+    so the decision matches :func:`needs_crops`) and scaled onto ``image``. ``skip_middle``
+    defaults to whether the model centre-crops (its preprocess resize mode is "shortest").
+    [] for an image that needs none."""
     if skip_middle is None:
         cfg = getattr(model, "preprocess_cfg", None) or {}
         skip_middle = cfg.get("resize_mode", "shortest") == "shortest"
-    return [model.preprocess(image.crop(box))
-            for box in crop_boxes(image.width, image.height, skip_middle)]
+    width, height = full_size or image.size
+    scale = image.width / width if width else 1.0
+    return [model.preprocess(image.crop(tuple(int(round(v * scale)) for v in box)))
+            for box in crop_boxes(width, height, skip_middle)]
+
+
+def needs_crops(width: int | None, height: int | None) -> bool:
+    """Whether a photo of that full-resolution size gets crop vectors (ASPECT_LIMIT)."""
+    return bool(width and height and max(width, height) > ASPECT_LIMIT * min(width, height))
 
 
 def crop_labels(image_ids: np.ndarray, parts: np.ndarray) -> np.ndarray:

@@ -209,6 +209,12 @@ class Library:
         mid = self._model_id(model_identity)
         return self.catalog.count_vectors(mid) if mid is not None else 0
 
+    def cropped(self, model_identity: str | None = None) -> tuple[int, int]:
+        """(wide or tall photos with crop vectors, crop vectors) for that model (default: the
+        library's); see clipcore/crops.py."""
+        mid = self._model_id(model_identity)
+        return self.catalog.cropped_photos(mid) if mid is not None else (0, 0)
+
     def has_vectors(self, model_identity: str | None = None) -> bool:
         """Whether any image has a vector for that model; cheap at any library size."""
         mid = self._model_id(model_identity)

@@ -78,7 +78,7 @@ def prepare(w, encoder, thumbnails, thumb_size: int, crops: bool = True) -> Prep
         return out
     out.perceptual = _perceptual_hash(decoded.image)
     if crops:
-        out.crops = _crop_inputs(decoded.image, encoder)
+        out.crops = _crop_inputs(decoded, encoder)
     decoded.image = None                 # keep only what the catalog needs
     out.decoded = decoded
     if thumbnails is not None and decoded.thumbnail is not None:
@@ -90,13 +90,13 @@ def prepare(w, encoder, thumbnails, thumb_size: int, crops: bool = True) -> Prep
     return out
 
 
-def _crop_inputs(image, encoder) -> list | None:
-    """The crops' model inputs (crops.crop_inputs); None when there are none or they fail
-    (the photo is then indexed by its whole-image vector alone)."""
+def _crop_inputs(decoded, encoder) -> list | None:
+    """The crops' model inputs (crops.crop_inputs, chosen on the full-resolution size); None
+    when there are none or they fail (the photo is then indexed by its whole image alone)."""
     from .crops import crop_inputs
 
     try:
-        return crop_inputs(image, encoder) or None
+        return crop_inputs(decoded.image, encoder, (decoded.width, decoded.height)) or None
     except Exception:  # a crop problem must not cost the photo
         log.debug("No crops for an image.", exc_info=True)
         return None

@@ -105,6 +105,12 @@ class CropsTable(Table):
         return int(self.conn().execute("SELECT count(*) FROM crop_vectors WHERE model_id = ?",
                                        (model_id,)).fetchone()[0])
 
+    def cropped_photos(self, model_id: int) -> tuple[int, int]:
+        """(photos with crop vectors, crop vectors) of the model."""
+        row = self.conn().execute("SELECT count(DISTINCT image_id), count(*) FROM crop_vectors "
+                                  "WHERE model_id = ?", (model_id,)).fetchone()
+        return int(row[0]), int(row[1])
+
     def crop_count(self, image_id: int, model_id: int) -> int:
         """How many crop vectors one image has for the model."""
         return int(self.conn().execute(

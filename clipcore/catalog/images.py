@@ -166,12 +166,19 @@ class ImagesTable(Table):
 
     def folder_state(self, folder_id: int, model_id: int | None) -> dict[str, KnownImage]:
         """path -> KnownImage for every image row of the folder; ``has_vector`` refers to
-        ``model_id`` (None: a model without vectors yet). One SELECT (the indexer's diff)."""
+        ``model_id`` (None: a model without vectors yet): a photo wider or taller than 1.4:1
+        (clipcore/crops.py) has it only with its crop vectors too, so photos indexed before
+        crops existed get them. One SELECT (the indexer's diff)."""
+        model = -1 if model_id is None else model_id
         rows = self.conn().execute(
             """SELECT i.path, i.id, i.size, i.mtime_ns, i.status, i.content_hash,
-                      v.image_id IS NOT NULL
+                      v.image_id IS NOT NULL AND (
+                          i.width IS NULL OR i.height IS NULL
+                          OR max(i.width, i.height) <= 1.4 * min(i.width, i.height)
+                          OR EXISTS (SELECT 1 FROM crop_vectors c
+                                      WHERE c.image_id = i.id AND c.model_id = ?))
                  FROM images i LEFT JOIN vectors v ON v.image_id = i.id AND v.model_id = ?
-                WHERE i.folder_id = ?""", (-1 if model_id is None else model_id, folder_id))
+                WHERE i.folder_id = ?""", (model, model, folder_id))
         return {fs_path(r[0]): KnownImage(r[1], r[2], r[3], ImageStatus(r[4]), r[5], bool(r[6]))
                 for r in rows}
 

@@ -120,13 +120,34 @@ def test_crops_cover_the_whole_photo_with_overlap():
     assert crop_boxes(1400, 1000) == [] and crop_boxes(1000, 1000) == []
 
 
+@pytest.mark.timeout(900)     # three CLI processes, each loading the model
 def test_the_cli_indexes_and_finds_the_edge_of_a_panorama(tmp_path, centre_crop_spec):
     """The user's entry point: `clipcore index` then `clipcore search` in subprocesses."""
     folder = _photos(tmp_path / "photos")
     data = tmp_path / "data"
     index = run_cli(["index", folder, "--model", centre_crop_spec.name, "--checkpoint",
-                     centre_crop_spec.checkpoint, "--device", "cpu"], data)
+                     centre_crop_spec.checkpoint, "--device", "cpu"], data, timeout=280)
     assert index.returncode == 0, index.stderr
-    found = run_cli(["search", "a photo of a red star", "-k", "3", "--json"], data)
+    found = run_cli(["search", "a photo of a red star", "-k", "3", "--json"], data, timeout=280)
     assert found.returncode == 0, found.stderr
     assert "panorama.png" in {Path(h["path"]).name for h in json.loads(found.stdout)}
+    info = run_cli(["info"], data, timeout=280)
+    assert info.returncode == 0, info.stderr
+    assert (f"Indexed photos: 11 (+ {len(crop_boxes(576, 192))} crop vectors of 1 wide or "
+            "tall photo)") in info.stdout, info.stdout
+
+
+def test_a_panorama_indexed_before_crops_gets_them_at_the_next_run(tmp_path, centre_crop_spec):
+    """A library indexed without crops (an older clipdesk) gains them at the next index run;
+    only the wide photo is embedded again, and the run after that has nothing to do."""
+    folder = _photos(tmp_path / "photos")
+    data = tmp_path / "data"
+    with Library.open(data) as library:
+        list(index_folders(library, [str(folder)], centre_crop_spec, crops=False))
+        again = list(index_folders(library, [str(folder)], centre_crop_spec))[-1].summary
+        assert (again.changed, again.unchanged) == (1, 10)
+        pano = library.find_image(str(folder / "panorama.png"))
+        model_id = library.catalog.model_id(centre_crop_spec.identity())
+        assert library.catalog.crop_count(pano.id, model_id) == len(crop_boxes(576, 192))
+        last = list(index_folders(library, [str(folder)], centre_crop_spec))[-1].summary
+        assert (last.changed, last.new, last.unchanged) == (0, 0, 11)

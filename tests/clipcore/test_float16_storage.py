@@ -93,6 +93,7 @@ def test_a_float32_catalog_is_converted_when_opened(tmp_path):
     # deleted photo's vector)
     with sqlite3.connect(data / "catalog.sqlite") as db:
         model_id = db.execute("SELECT id FROM models").fetchone()[0]
+        db.execute("DROP TABLE crop_vectors")          # (schema 8)
         db.execute("DROP TABLE vectors")
         for sql in SCHEMA_1:
             if "vectors" in sql:
