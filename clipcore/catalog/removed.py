@@ -23,6 +23,7 @@ import numpy as np
 
 from .base import Table
 from .changes import Applied
+from .crops import crop_keys
 from .paths import fs_key, fs_path, path_range
 from .state import bump_generation, current_generation
 
@@ -105,9 +106,10 @@ class RemovedTable(Table):
                       (stash,))
             ids = np.array(c.execute("SELECT id FROM removed_images WHERE folder_id = ?",
                                      (stash,)).fetchall(), np.int64).reshape(-1)
+            crops = crop_keys(c, ids)       # (not kept aside: the next index run remakes them)
             c.execute("DELETE FROM folders WHERE id = ?", (folder_id,))   # images, vectors...
             generation = bump_generation(c)
-        return Applied(generation, ids, np.empty(0, np.int64), None)
+        return Applied(generation, ids, np.empty(0, np.int64), None, crops)
 
     def restore_folder(self, path: str) -> tuple[int, np.ndarray] | None:
         """Bring back the folder at the absolute ``path`` kept aside by :meth:`stash_folder`
