@@ -110,19 +110,19 @@ def encode_crops(encoder, batch: list[Prepared], failures: dict[int, str]) -> No
 
     from .vectorcheck import bad_rows
 
-    todo = [p for i, p in enumerate(batch) if p.crops and i not in failures]
+    todo = [(p, p.crops) for i, p in enumerate(batch) if p.crops and i not in failures]
     if not todo:
         return
     try:
-        vectors = encoder.encode_images(torch.stack([t for p in todo for t in p.crops]))
+        vectors = encoder.encode_images(torch.stack([t for _, crops in todo for t in crops]))
     except Exception:
         log.warning("Could not encode the crops of %d wide or tall photos; they are found by "
                     "their whole image only.", len(todo), exc_info=True)
         return
     at = 0
-    for p in todo:
-        mine = vectors[at:at + len(p.crops)]
-        at += len(p.crops)
+    for p, crops in todo:
+        mine = vectors[at:at + len(crops)]
+        at += len(crops)
         p.crop_vectors = None if bad_rows(mine).any() else mine
         p.crops = None
 

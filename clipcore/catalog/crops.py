@@ -63,7 +63,7 @@ def put_crops(c: sqlite3.Connection, image_id: int, model_id: int, seq: int,
     if old:
         c.execute("DELETE FROM crop_vectors WHERE image_id = ? AND model_id = ?",
                   (image_id, model_id))
-    if n:
+    if vectors is not None and n:
         c.executemany("INSERT INTO crop_vectors (image_id, model_id, part, seq, vector) "
                       "VALUES (?, ?, ?, ?, ?)",
                       [(image_id, model_id, p + 1, seq, pack_vector(v))
