@@ -80,7 +80,7 @@ class ResultsModel(QAbstractListModel):
         seen = {h.id for h in self._hits}
         new = [h for h in hits if h.id not in seen]
         self.more_possible = more_possible and bool(new)
-        shown = [h for h in new if h.score >= self.min_score]
+        shown = [h for h in new if self.passes(h.score)]
         if self.sort == SORT_DATE or not shown:
             self._hits += new
             self._relayout()
@@ -94,7 +94,7 @@ class ResultsModel(QAbstractListModel):
 
     def canFetchMore(self, parent=QModelIndex()) -> bool:
         # best first: once a loaded hit is below the minimum score, no later one can pass it
-        below = self.sort != SORT_DATE and self._hits and self._hits[-1].score < self.min_score
+        below = self.sort != SORT_DATE and self._hits and not self.passes(self._hits[-1].score)
         return (not parent.isValid() and self.more_possible and not below
                 and self._asked_at != len(self._hits))
 
@@ -111,6 +111,12 @@ class ResultsModel(QAbstractListModel):
     def shown_hits(self) -> list:
         """The hits in the grid, in the grid's order."""
         return list(self._shown)
+
+    def passes(self, score: float) -> bool:
+        """Whether a hit of cosine similarity ``score`` passes the minimum score, compared as
+        both are shown (two decimals): a photo whose badge reads 1.00 passes a 1.00 minimum even
+        when float16 storage makes its score 0.9999."""
+        return round(score, 2) >= round(self.min_score, 2)
 
     def set_min_score(self, value: float) -> None:
         self.min_score = value
@@ -131,7 +137,7 @@ class ResultsModel(QAbstractListModel):
 
     def _relayout(self) -> None:
         self.beginResetModel()
-        shown = [h for h in self._hits if h.score >= self.min_score]
+        shown = [h for h in self._hits if self.passes(h.score)]
         if self.sort == SORT_DATE:   # newest first, undated last, ties by relevance
             shown.sort(key=lambda h: (h.date_taken is not None, h.date_taken or ""), reverse=True)
         self._shown = shown
