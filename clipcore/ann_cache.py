@@ -28,22 +28,19 @@ outside it (HnswIndex has its own reader-writer lock).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import threading
 import time
 from pathlib import Path
-from typing import Callable, ContextManager, Iterable, Protocol
+from typing import Callable, Iterable
 
 import numpy as np
 
 from . import crops as parts
-from .ann import (HnswIndex, StaleIndex, exact_knn, index_paths, load_index, mismatch,
-                  open_index_file)
-from .ann_file import BLOCK_BYTES
-from .ann_loading import BackgroundLoad, exact_from_file
-from .catalog import Applied, Catalog, ModelRow
+from .ann import (HnswIndex, StaleIndex, exact_knn, index_paths)
+from .ann_cache_loads import BackgroundLoads, WriterLockLike, ModelCache
+from .ann_loading import exact_from_file
+from .catalog import Applied, Catalog
 from .config import IndexParams
 from .errors import CatalogError, DiskFullError, LibraryBusyError
 from .scope import Scopes, nearest_within
@@ -55,10 +52,6 @@ log = logging.getLogger(__name__)
 SAVE_BUDGET = 0.1   # unforced saves take at most this share of the time between saves
 
 
-class WriterLockLike(Protocol):
-    def hold(self, timeout: float | None = None) -> ContextManager[object]: ...
-
-
 def gather_vectors(chunks: Iterable[tuple[np.ndarray, np.ndarray]], dim: int
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Join the catalog's (ids, vectors) chunks into ids (N,) int64 and vectors (N, D) float32."""
@@ -68,22 +61,7 @@ def gather_vectors(chunks: Iterable[tuple[np.ndarray, np.ndarray]], dim: int
     return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
 
 
-class _ModelCache:
-    """One model's HnswIndex, its files, its exact matrix and its save bookkeeping."""
-
-    def __init__(self, model: ModelRow, paths: tuple[Path, Path]):
-        self.model = model
-        self.paths = paths
-        self.hnsw: HnswIndex | None = None
-        self.exact: tuple[int, np.ndarray, np.ndarray] | None = None   # (watermark, ids, matrix)
-        self.loading: BackgroundLoad | None = None   # a big file loading (ann_loading)
-        self.crops = 0               # crop vectors in the index (labels with a part, crops.py)
-        self.dirty = False           # in-memory state newer than the saved file
-        self.save_seconds = 0.0      # how long the last save took
-        self.saved_at = 0.0          # time.monotonic() of the last save
-
-
-class AnnCache:
+class AnnCache(BackgroundLoads):
     """The vector indexes of one data directory (``data_dir``), kept in step with ``catalog``.
 
     ``writer_lock``: the data directory's writer lock; a save happens only when
@@ -97,7 +75,7 @@ class AnnCache:
         self.params = params
         self.writer_lock = writer_lock
         self._guard = threading.RLock()
-        self._models: dict[str, _ModelCache] = {}
+        self._models: dict[str, ModelCache] = {}
         self.scopes = Scopes(catalog)
         #: Called in the loading thread right before hnswlib reads a big index (tests hold it).
         self.before_hnsw_load: Callable[[], None] | None = None
@@ -155,39 +133,16 @@ class AnnCache:
             found = self._search_photos(mc, hnsw, query, k, text)
         return [(int(i), float(s)) for i, s in zip(*found)]
 
-    def _exact_among(self, mc: _ModelCache, allowed: np.ndarray, query: np.ndarray, k: int
+    def _exact_among(self, mc: ModelCache, allowed: np.ndarray, query: np.ndarray, k: int
                      ) -> tuple[np.ndarray, np.ndarray]:
         return exact_knn(*self._vectors_of(mc, allowed)[::-1], query, k)
 
-    def _vectors_of(self, mc: _ModelCache, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _vectors_of(self, mc: ModelCache, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The catalog's (ids, vectors) of those of ``ids`` that have one (the truth)."""
         return gather_vectors(self.catalog.iter_vectors(mc.model.id, image_ids=ids),
                               mc.model.dim)
 
-    def loading(self, model_identity: str) -> bool:
-        """True while the model's index is being loaded in the background (searches are
-        answered exactly from its file meanwhile)."""
-        with self._guard:
-            mc = self._models.get(model_identity)
-            return mc is not None and mc.loading is not None and not mc.loading.done.is_set()
-
-    def wait_loaded(self, model_identity: str, timeout: float | None = None) -> bool:
-        """Wait until a background load of the model's index has ended (or ``timeout``
-        seconds); True when none is running any more."""
-        with self._guard:
-            mc = self._models.get(model_identity)
-            loading = mc.loading if mc is not None else None
-        return loading is None or loading.done.wait(timeout)
-
-    def stop_loading(self) -> None:
-        """Cancel background loads that have not reached hnswlib yet and wait for every one
-        (Library.close: nothing may read the catalog after it closes)."""
-        with self._guard:
-            loads = [mc.loading for mc in self._models.values() if mc.loading is not None]
-        for loading in loads:
-            loading.cancel(wait=True)
-
-    def _search_photos(self, mc: _ModelCache, hnsw: HnswIndex, query: np.ndarray, k: int,
+    def _search_photos(self, mc: ModelCache, hnsw: HnswIndex, query: np.ndarray, k: int,
                        text: bool) -> tuple[np.ndarray, np.ndarray]:
         """The k nearest photos by their best vector (whole image or crop, crops.py): HNSW
         asked for more labels than k while photos repeat among them."""
@@ -284,55 +239,18 @@ class AnnCache:
         return forgotten
 
     # -- internals -------------------------------------------------------------------------
-    def _model(self, identity: str) -> _ModelCache | None:
+    def _model(self, identity: str) -> ModelCache | None:
         with self._guard:
             mc = self._models.get(identity)
             if mc is None:
                 model = self.catalog.model(identity)
                 if model is None:
                     return None
-                mc = self._models[identity] = _ModelCache(
+                mc = self._models[identity] = ModelCache(
                     model, index_paths(self.data_dir, model.id))
             return mc
 
-    def _expect(self, mc: _ModelCache) -> dict:
-        """What the sidecar of ``mc``'s file must say for the file to be used."""
-        return {"model_identity": mc.model.identity, "dim": mc.model.dim,
-                "catalog_uid": self.catalog.catalog_uid()}
-
-    def _loading(self, mc: _ModelCache) -> BackgroundLoad | None:
-        """The background load answering for ``mc`` now, started here on first use when its
-        saved index is big and passes the cheap checks; None when the index is (or is to
-        be) loaded the ordinary way. Caller holds the guard."""
-        if mc.hnsw is not None:
-            return None
-        if mc.loading is None:
-            try:
-                opened = open_index_file(*mc.paths, self._expect(mc))
-            except StaleIndex:      # the ordinary load checks it all again, then rebuilds
-                return None
-            if opened is None or opened[1]["count"] <= self.params.load_in_background_above:
-                return None
-            file, info = opened
-            mc.loading = BackgroundLoad(file, info, lambda gate, cancelled: self._load_checked(
-                mc, gate, cancelled), self.before_hnsw_load)
-        loading = mc.loading
-        return loading if loading is not None and not loading.done.is_set() else None
-
-    def _load_checked(self, mc: _ModelCache, gate=None, cancelled=None) -> HnswIndex:
-        """load_index + the sample of catalog vectors it must hold (StaleIndex otherwise);
-        ``gate()`` runs right before hnswlib's load (see ann_loading)."""
-        def ready() -> bool:
-            if gate is not None:
-                gate()
-            return bool(cancelled and cancelled())
-        hnsw = load_index(*mc.paths, self.params, self._expect(mc), cancel=ready, stop=cancelled)
-        why = mismatch(hnsw, *self.catalog.sample_vectors(mc.model.id, hnsw.watermark))
-        if why:       # e.g. another model's index behind a hand-edited description
-            raise StaleIndex(why)
-        return hnsw
-
-    def _ensure(self, mc: _ModelCache, new: bool = False) -> HnswIndex:
+    def _ensure(self, mc: ModelCache, new: bool = False) -> HnswIndex:
         """Load (or rebuild) the index and catch up with the catalog. Caller holds the guard.
         ``new``: the model's first vectors were just written (no file is expected)."""
         if mc.hnsw is None and mc.loading is not None:     # a background load: its outcome
@@ -360,22 +278,7 @@ class AnnCache:
             self._catch_up(mc, mc.hnsw)
         return mc.hnsw
 
-    def _add_block_crcs(self, mc: _ModelCache, hnsw: HnswIndex) -> None:
-        """A sidecar written before block CRCs existed gets them (read by the full check just
-        made), so the next open can check a sample and search at once; only by the writer,
-        only while the sidecar is unchanged (atomic replace)."""
-        if hnsw.sidecar is None or hnsw.sidecar.get("blocks") or self.catalog.read_only:
-            return
-        side = mc.paths[1]
-        with contextlib.suppress(LibraryBusyError, OSError, ValueError):
-            with self.writer_lock.hold(timeout=0):
-                if json.loads(side.read_text()) == hnsw.sidecar:
-                    tmp = side.with_name(side.name + ".tmp")
-                    tmp.write_text(json.dumps(dict(hnsw.sidecar, blocks=hnsw.blocks,
-                                                   block_bytes=BLOCK_BYTES)))
-                    os.replace(tmp, side)
-
-    def _rebuild(self, mc: _ModelCache, why: str | None) -> HnswIndex:
+    def _rebuild(self, mc: ModelCache, why: str | None) -> HnswIndex:
         cat = self.catalog
         with cat.snapshot():
             generation, n = cat.generation(), cat.count_vectors(mc.model.id)
@@ -393,7 +296,7 @@ class AnnCache:
         self._save_if_writer(mc, quiet=True)
         return hnsw
 
-    def _catch_up(self, mc: _ModelCache, hnsw: HnswIndex) -> None:
+    def _catch_up(self, mc: ModelCache, hnsw: HnswIndex) -> None:
         """Apply what other processes (or a crash before the last save) changed since the
         index's watermark: vectors written later are (re)added, vanished ids marked deleted."""
         cat = self.catalog
@@ -409,7 +312,7 @@ class AnnCache:
         mc.crops = int((~parts.is_whole(live_ids)).sum())
         hnsw.live, hnsw.watermark, mc.dirty = len(live_ids), generation, True
 
-    def _exact_matrix(self, mc: _ModelCache, mark: int) -> tuple[np.ndarray, np.ndarray]:
+    def _exact_matrix(self, mc: ModelCache, mark: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids (N,) int64, vectors (N, D) float32) from the catalog, cached per watermark."""
         if mc.exact is None or mc.exact[0] != mark:
             ids, vecs = gather_vectors(self.catalog.iter_vectors(mc.model.id), mc.model.dim)
@@ -420,7 +323,7 @@ class AnnCache:
             mc.exact = (mark, ids, vecs)
         return mc.exact[1], mc.exact[2]
 
-    def _save_if_writer(self, mc: _ModelCache, force: bool = False, quiet: bool = False) -> None:
+    def _save_if_writer(self, mc: ModelCache, force: bool = False, quiet: bool = False) -> None:
         """Save ``mc`` if dirty and this process can take the writer lock without waiting.
         Unless ``force``, only when the last save took < SAVE_BUDGET of the time since it.
         Never on a read-only library; ``quiet``: a full disk or file error skips the save."""

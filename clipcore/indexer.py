@@ -26,13 +26,13 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Collection, Generator, Iterable, Iterator
 
 from . import offline, scanner
 from .dates import SOURCE_EXIF, SOURCE_FILE, file_date
-from .catalog import Changes, ImageStatus, IndexedImage, KnownImage, MovedImage, SkippedImage
+from .catalog import Changes, ImageStatus, IndexedImage, KnownImage, SkippedImage
 from .library import Library
+from .indexer_plan import Plan, Work, find_moves, keep_offline, restore
 from .perimage import encode_batch, encode_crops, prepare
 from .progress import IndexSummary, Phase, ProgressEvent
 
@@ -48,20 +48,6 @@ COMMIT_EVERY = 256          # images per catalog transaction ...
 COMMIT_SECONDS = 10.0       # ... or this many seconds, whichever comes first
 PREFETCH_BATCHES = 3        # decoded batches queued ahead of the encoder
 SCAN_EVENT_SECONDS = 0.25   # progress events during the scan at most this often
-
-
-@dataclass
-class _Work:
-    entry: scanner.FileEntry
-    folder_id: int
-    image_id: int | None       # the existing row (changed / missing vector), None if new
-
-
-@dataclass
-class _Plan:
-    work: list[_Work] = field(default_factory=list)
-    changes: Changes = field(default_factory=Changes)
-    complete: bool = True      # False when cancelled during the scan
 
 
 def index_folders(library: Library, folders: Iterable[str], spec: ModelSpec | None = None, *,
@@ -152,11 +138,11 @@ def _cancelled(cancel: threading.Event | None) -> bool:
 
 def _scan(library: Library, roots: dict[str, int], identity: str, summary: IndexSummary,
           cancel: threading.Event | None, exclude: tuple[str, ...] = (),
-          defer: frozenset[str] = frozenset()) -> Generator[ProgressEvent, None, _Plan]:
+          defer: frozenset[str] = frozenset()) -> Generator[ProgressEvent, None, Plan]:
     """Walk the folders (path -> library folder id; a path may be a sub-folder of its library
-    folder: only it is scanned and diffed) against the catalog. Returns a _Plan (generator
+    folder: only it is scanned and diffed) against the catalog. Returns a Plan (generator
     return)."""
-    plan = _Plan()
+    plan = Plan()
     gone: dict[str, KnownImage] = {}     # path -> catalog row of files not seen
     seen, last_event = 0, time.monotonic()
     scanned: list[offline.ScannedFolder] = []
@@ -199,11 +185,11 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
             if item.path in defer:
                 continue
             if row is None:
-                plan.work.append(_Work(item, folder_id, None))
+                plan.work.append(Work(item, folder_id, None))
             elif (row.size, row.mtime_ns) != (item.size, item.mtime_ns):
-                plan.work.append(_Work(item, folder_id, row.id))
+                plan.work.append(Work(item, folder_id, row.id))
             elif row.status == ImageStatus.OK and not row.has_vector:   # not embedded with this model yet
-                plan.work.append(_Work(item, folder_id, row.id))
+                plan.work.append(Work(item, folder_id, row.id))
             else:
                 summary.unchanged += 1
             now = time.monotonic()
@@ -221,11 +207,11 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
     if _cancelled(cancel):
         plan.complete = False
         return plan
-    _find_moves(plan, gone, summary)
+    find_moves(plan, gone, summary)
     for ctx in scanned:
-        _keep_offline(plan, gone, ctx, summary)
+        keep_offline(plan, gone, ctx, summary)
     plan.changes.removed += [row.id for row in gone.values()]
-    _restore(library, plan, identity, summary)
+    restore(library, plan, identity, summary)
     summary.removed = len(plan.changes.removed)
     for w in plan.work:
         if w.image_id is None:
@@ -233,81 +219,6 @@ def _scan(library: Library, roots: dict[str, int], identity: str, summary: Index
         else:
             summary.changed += 1
     return plan
-
-
-def _keep_offline(plan: _Plan, gone: dict[str, KnownImage], scan: offline.ScannedFolder,
-                  summary: IndexSummary) -> None:
-    """The folders of one scan that are offline (clipcore.offline.verdicts) keep their photos:
-    the vanished ones are taken out of ``gone``, new files there are not indexed."""
-    updates, away = offline.verdicts(scan, sorted(p for p in gone if offline.inside(p, scan.path)))
-    plan.changes.volumes.extend(updates)
-    for folder, reason in away.items():
-        kept = [gone.pop(p) for p in list(gone) if offline.inside(p, folder)]
-        plan.work = [w for w in plan.work if not offline.inside(w.entry.path, folder)]
-        summary.offline[folder] = reason
-        summary.kept_offline += len(scan.known) if scan.reason else len(kept)
-        log.warning("%s is offline (%s); its photos stay in the library and searchable until "
-                    "it is back or until you remove it from the library.", folder, reason)
-
-
-def _restore(library: Library, plan: _Plan, identity: str, summary: IndexSummary) -> None:
-    """New files whose content hash has a tombstone (a photo deleted in the last
-    ``tombstone_days``, catalog.tombstones) get that vector back instead of being embedded.
-    Only new files of a size some tombstone has are hashed."""
-    model_id = library.catalog.model_id(identity)
-    if model_id is None:
-        return
-    sizes = library.catalog.tombstone_sizes(model_id)
-    if not sizes:
-        return
-    still_new = []
-    for w in plan.work:
-        found = digest = None
-        if w.image_id is None and w.entry.size in sizes:
-            try:
-                digest = scanner.content_hash(w.entry.path)
-                found = library.catalog.tombstone(digest, model_id)
-            except OSError:
-                pass
-        if found is None:
-            still_new.append(w)
-            continue
-        plan.changes.indexed.append(IndexedImage(
-            w.entry.path, w.folder_id, w.entry.size, w.entry.mtime_ns, found.vector, digest,
-            found.width, found.height, found.date_taken, found.date_source))
-        summary.restored += 1
-    plan.work = still_new
-
-
-def _find_moves(plan: _Plan, gone: dict[str, KnownImage], summary: IndexSummary) -> None:
-    """A new file with the size and content hash of a vanished one is that file, moved:
-    it keeps its row (id, vectors). Only new files whose size matches are hashed."""
-    by_size: dict[int, list[tuple[str, KnownImage]]] = collections.defaultdict(list)
-    for path, row in gone.items():
-        if row.status == ImageStatus.OK and row.content_hash:
-            by_size[row.size].append((path, row))
-    if not by_size:
-        return
-    still_new = []
-    for w in plan.work:
-        candidates = (by_size.get(w.entry.size) if w.image_id is None else None) or []
-        match = None
-        if candidates:
-            try:
-                digest = scanner.content_hash(w.entry.path)
-            except OSError:
-                digest = None
-            match = next((c for c in candidates if c[1].content_hash == digest), None)
-        if match is None:
-            still_new.append(w)
-            continue
-        candidates.remove(match)
-        old_path, old = match
-        del gone[old_path]
-        plan.changes.moved.append(MovedImage(old.id, w.entry.path, w.folder_id,
-                                             w.entry.size, w.entry.mtime_ns))
-        summary.moved += 1
-    plan.work = still_new
 
 
 # -- decode + encode ------------------------------------------------------------------------
@@ -400,7 +311,7 @@ def _embed(library: Library, work: collections.deque, spec: ModelSpec, encoder: 
     yield event(Phase.COMMIT, None)
 
 
-def _uncount(summary: IndexSummary, w: _Work) -> None:
+def _uncount(summary: IndexSummary, w: Work) -> None:
     """A planned file turned out gone or unreadable: it is not new/changed after all."""
     if w.image_id is None:
         summary.new -= 1
