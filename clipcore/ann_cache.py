@@ -91,7 +91,9 @@ class AnnCache(BackgroundLoads):
         a library folder or any folder inside one); ``only``, ids (n,) int64; ``dates``,
         ``[lo, hi)`` ISO strings (either None = open) on the date taken (see clipcore.dates).
         ``text``: the query comes from words (HNSW searches it with a wider beam, see
-        ``IndexParams.ef_for``). [] for a model with no vectors."""
+        ``IndexParams.ef_for``) and may match a photo's crop vectors (clipcore.crops); an
+        image query compares whole-image vectors only, so a crop of background or of one
+        detail does not stand in for the photo. [] for a model with no vectors."""
         mc = self._model(model_identity)
         if mc is None or k <= 0:
             return []
@@ -120,8 +122,9 @@ class AnnCache(BackgroundLoads):
                 mc.exact = None                   # above exact_below: no second copy in RAM
         if exact is not None:
             ids, mat = exact
-            if allowed is not None:
-                keep = np.isin(parts.image_ids(ids), allowed)
+            if allowed is not None or not text:
+                keep = (np.isin(parts.image_ids(ids), allowed) if allowed is not None
+                        else parts.is_whole(ids))
                 ids, mat = ids[keep], mat[keep]
             found = parts.best_per_image(*exact_knn(mat, ids, query, k + mc.crops), k)
         elif allowed is not None:     # (whole-image vectors only: crop labels are not allowed)
@@ -149,7 +152,11 @@ class AnnCache(BackgroundLoads):
         wanted = k if not mc.crops else 2 * k + 8
         while True:
             labels, scores = hnsw.search(query, wanted, text=text)
-            found = parts.best_per_image(labels, scores, k)
+            if not text:      # an image query compares whole photos, never a crop's detail
+                whole = parts.is_whole(labels)
+                found = parts.best_per_image(labels[whole], scores[whole], k)
+            else:
+                found = parts.best_per_image(labels, scores, k)
             if len(found[0]) >= k or len(labels) < wanted or wanted >= hnsw.live:
                 return found
             wanted *= 2

@@ -20,6 +20,7 @@ from PIL import Image
 from clipcore.duplicates import find_duplicates, trash_others
 from clipcore.library import Library
 from tests.helpers.e2e import TINY_CONFIG, assert_one_line_error, make_photos, run_cli
+from tests.helpers.trash import trash_under
 
 SHAPES = "shapes"   # the preset: the shipped config + its trained weights
 SAMPLES = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field",
@@ -85,7 +86,7 @@ def test_pair_precision_and_recall_on_real_photos(copies, config, tmp_path):
 def test_identical_files_are_duplicates_and_the_others_go_to_the_trash(tmp_path, monkeypatch, tiny_spec):
     from clipcore.indexer import index_folders
 
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))   # the Trash lives here
+    trash_under(tmp_path / "xdg", monkeypatch)   # the Trash lives here
     photos = make_photos(tmp_path / "photos", 6, size=64)
     shutil.copy(photos[0], tmp_path / "photos" / "copy-of-0.png")
     shutil.copy(photos[0], tmp_path / "photos" / "another-copy.png")

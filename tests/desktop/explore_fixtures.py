@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers.e2e import make_photos
+from tests.helpers.trash import trash_under
 
 SHOTS = Path(os.environ.get("CLIPDESK_SHOTS", "/work/notes/shots/explore13"))
 
@@ -29,7 +30,7 @@ def dup_library(tmp_path, tiny_spec, monkeypatch):
     from clipcore.indexer import index_folders
     from clipcore.library import Library
 
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    trash_under(tmp_path / "xdg", monkeypatch)
     folder = tmp_path / "photos"
     photos = make_photos(folder, 5, size=96)
     Image.open(photos[0]).resize((192, 192)).save(folder / "img0000-large.png")
