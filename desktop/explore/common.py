@@ -68,6 +68,8 @@ class JobBar(QWidget):
         self.worker: JobWorker | None = None
         self.bar = QProgressBar()
         self.bar.setTextVisible(True)
+        self.bar.setFormat("%p%")
+        self.bar.setMinimumWidth(160)
         self.bar.hide()
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.hide()
@@ -80,6 +82,7 @@ class JobBar(QWidget):
         row.addWidget(self.cancel_button)
         self.cancel_button.clicked.connect(self.cancel)
         self._on_done: Callable | None = None
+        self._message = ""
 
     @property
     def busy(self) -> bool:
@@ -98,6 +101,7 @@ class JobBar(QWidget):
         self.bar.show()
         self.cancel_button.show()
         self.cancel_button.setEnabled(True)
+        self._message = message
         self.status.setText(message)
         worker.start()
         return worker
@@ -129,7 +133,8 @@ class JobBar(QWidget):
             return
         self.bar.setRange(0, max(1, total))
         self.bar.setValue(min(done, total))
-        self.bar.setFormat(f"{phase} %p%")
+        if phase:     # the stage goes in the status line: inside the bar it was cut off
+            self.status.setText(f"{self._message} ({phase})" if self._message else phase.capitalize())
 
     def _end(self, worker: JobWorker, outcome: str, value) -> None:
         if worker is not self.worker:    # forgotten: its view moved on

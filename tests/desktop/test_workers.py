@@ -138,3 +138,26 @@ def test_search_by_image_offers_every_indexed_extension(launch, qtbot, photos, m
     assert {f"*{e}" for e in IMAGE_EXTENSIONS} <= set(patterns)
     assert any(fnmatch.fnmatch(chosen.name.lower(), p) for p in patterns)   # Qt ignores case
     assert window._query_image == str(chosen) and window.search_bar.chip.isVisible()
+
+
+def test_the_explore_job_bar_names_the_stage_in_its_status_line_not_inside_the_bar(qtbot):
+    """A long stage name ("choosing the number of groups") was cut off inside the narrow
+    progress bar; the bar now shows only the percentage and the status line names the stage."""
+    from desktop.explore.common import JobBar
+
+    bar = JobBar()
+    qtbot.addWidget(bar)
+    release = threading.Event()
+
+    def job(cancel, progress):
+        progress(1, 4, "choosing the number of groups")
+        release.wait(60)
+        return "ok"
+
+    bar.run(job, on_done=lambda result: None, message="Reading the groups…")
+    qtbot.waitUntil(lambda: "choosing the number of groups" in bar.status.text(), timeout=30_000)
+    assert bar.status.text().startswith("Reading the groups…")
+    assert bar.bar.format() == "%p%" and bar.bar.value() == 1
+    with qtbot.waitSignal(bar.finished, timeout=30_000) as ended:
+        release.set()
+    assert ended.args == ["done"]
