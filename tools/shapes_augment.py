@@ -131,15 +131,18 @@ def _mask(shape: str, w: int, h: int, cx: float, cy: float, r: float, angle: flo
     return mask.resize((w, h), Image.Resampling.BOX) if ss > 1 else mask
 
 
-def augmented_drawing(rng: np.random.Generator, max_side: int = 384) -> tuple[Image.Image, Drawing]:
-    """One random training image (any class) with the artefacts above; (RGB image, Drawing).
+def augmented_drawing(rng: np.random.Generator, max_side: int = 384, colour: str | None = None,
+                      shape: str | None = None) -> tuple[Image.Image, Drawing]:
+    """One random training image with the artefacts above; (RGB image, Drawing).
 
     ``max_side`` (px) bounds the larger images (small shapes are drawn in small images anyway).
+    ``colour`` and ``shape`` fix the class (both or neither; default: a random class).
     The Drawing's ``background`` names what was drawn ("augmented" unless plain).
     """
     if rng.random() < PLAIN:
-        return random_drawing(rng, max_side=max_side)
-    colour, shape = CLASSES[int(rng.integers(len(CLASSES)))]
+        return random_drawing(rng, colour, shape, max_side=max_side)
+    if colour is None or shape is None:
+        colour, shape = CLASSES[int(rng.integers(len(CLASSES)))]
     w, h, diameter = _size(rng, max_side)
     canvas, tint = _busy(rng, w, h)
     r = diameter / 2

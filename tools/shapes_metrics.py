@@ -1,6 +1,7 @@
 """Retrieval quality of a shapes model on freshly drawn held-out sets, from either renderer.
 
-``renderer="train"`` draws with tools/shapes.py (the training renderer); ``renderer="eval"``
+``renderer="train"`` draws with tools/shapes.py (the training renderer), ``renderer="augmented"``
+with tools/shapes_augment.py (the training renderer's harder family); ``renderer="eval"``
 with tools/shapes_eval.py (independent drawing code, never used in training; imported only
 when asked for). Used by tools/train_shapes.py (the held-out record in the weights' metadata),
 benchmarks/shapes_quality.py and the tests.
@@ -16,7 +17,7 @@ from tools.shapes import BACKGROUNDS, CLASSES, COLOURS, SHAPES, random_drawing
 
 __all__ = ["RENDERERS", "precision_at_k", "draw_heldout", "retrieval_metrics", "heldout_metrics"]
 
-RENDERERS = ("train", "eval")
+RENDERERS = ("train", "augmented", "eval")
 
 
 def precision_at_k(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
@@ -30,7 +31,7 @@ def draw_heldout(renderer: str, seed: int, per_class: int, max_side: int = 1024)
 
     Returns (PIL RGB images, labels "<colour> <shape>", the drawings' records: tools.shapes
     Drawing or tools.shapes_eval EvalDrawing). ``max_side`` (px) applies to the training
-    renderer only (the evaluation renderer draws 32-1024 px). Raises ValueError for an unknown
+    renderers only (the evaluation renderer draws 32-1024 px). Raises ValueError for an unknown
     renderer.
     """
     rng = np.random.default_rng(seed)
@@ -38,6 +39,9 @@ def draw_heldout(renderer: str, seed: int, per_class: int, max_side: int = 1024)
     if renderer == "train":
         draw = lambda c, s, n: random_drawing(rng, c, s, BACKGROUNDS[n % len(BACKGROUNDS)],  # noqa: E731
                                               max_side=max_side)
+    elif renderer == "augmented":
+        from tools.shapes_augment import augmented_drawing
+        draw = lambda c, s, n: augmented_drawing(rng, max_side, c, s)  # noqa: E731
     elif renderer == "eval":
         from tools.shapes_eval import eval_drawing
         draw = lambda c, s, n: eval_drawing(rng, c, s)  # noqa: E731

@@ -19,8 +19,14 @@ patterns, busy backgrounds, occluders, small shapes, blur, noise, JPEG) with ``-
 label-aware`` (label_aware_loss: a caption is a positive of every image it is true of, plus a
 supervised contrastive term among the images), was tried once for 500 steps of 96 (2026-11-30,
 issue 14) and learned colour but not shape (held-out shape-only precision@10 0.43): not
-enough steps for harder data, or a loss to tune; it is not the shipped model. Models are judged
-on tools/shapes_eval.py, a renderer training never imports (benchmarks/shapes_quality.py).
+enough steps for harder data, or a loss to tune; it is not the shipped model. Two options aim
+at shape: ``--balanced`` batches hold each of the 24 classes equally often (so every image has
+same-class positives for the image-image term and same-colour, other-shape negatives), and
+``--plain-first F`` draws the first F of the steps plain before ``--data`` (a curriculum).
+``--report-every N`` prints held-out precision on a small tools/shapes_augment.py set while
+training. Recipes are chosen on held-out sets from the training renderers (tools/shapes.py and
+tools/shapes_augment.py, both recorded in the weights' metadata); models are judged on
+tools/shapes_eval.py, a renderer training never imports (benchmarks/shapes_quality.py).
 Given a seed, a thread count and a worker count, a run is deterministic: one DataLoader worker
 draws from numpy Generator(seed) (several: one Generator each, batches taken in turn), torch is
 seeded and set to deterministic algorithms, and the run length is a fixed number of steps.
@@ -38,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import math
 import os
@@ -55,7 +62,7 @@ from open_clip.transform import PreprocessCfg, image_transform_v2
 from safetensors.torch import save_file
 
 from clipcore.text_prefix import encode_text_prefix
-from tools.shapes import COLOURS, SHAPES, random_drawing
+from tools.shapes import CLASSES, COLOURS, SHAPES, random_drawing
 from tools.shapes_augment import augmented_drawing
 from tools.shapes_metrics import heldout_metrics
 
@@ -154,20 +161,35 @@ class DrawnBatches(torch.utils.data.IterableDataset):
     """
 
     def __init__(self, seed: int, batch_size: int, preprocess, tokenizer, max_side: int,
-                 data: str = "plain", workers: int = 1):
+                 data: str = "plain", workers: int = 1, balanced: bool = False, plain_batches: int = 0):
         self.seed, self.batch_size, self.max_side = seed, batch_size, max_side
         self.preprocess, self.tokenizer = preprocess, tokenizer
         self.draw = {"plain": random_drawing, "augmented": augmented_drawing}[data]
-        self.workers = workers
+        self.workers, self.balanced, self.plain_batches = workers, balanced, plain_batches
+
+    def classes(self, rng: np.random.Generator) -> list[tuple[str | None, str | None]]:
+        """The (colour, shape) of each image of one batch: with ``balanced``, every class
+        batch_size // 24 or one more times (classes for the remainder, and the order, shuffled),
+        so each image has same-class positives and same-colour, other-shape negatives in its
+        batch; otherwise (None, None): each drawing picks its own class at random."""
+        if not self.balanced:
+            return [(None, None)] * self.batch_size
+        picks = np.concatenate([np.tile(np.arange(len(CLASSES)), self.batch_size // len(CLASSES)),
+                                rng.permutation(len(CLASSES))[:self.batch_size % len(CLASSES)]])
+        return [CLASSES[int(i)] for i in rng.permutation(picks)]
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
-        seed = self.seed if self.workers <= 1 else [self.seed, info.id if info else 0]
+        worker = info.id if info else 0
+        seed = self.seed if self.workers <= 1 else [self.seed, worker]
         rng = np.random.default_rng(seed)
-        while True:
+        for turn in itertools.count():
+            # The DataLoader takes batches from the workers in turn: this is batch number `index`.
+            index = turn * max(1, self.workers) + worker
+            draw = random_drawing if index < self.plain_batches else self.draw
             images, captions, labels = [], [], []
-            for _ in range(self.batch_size):
-                image, d = self.draw(rng, max_side=self.max_side)
+            for colour, shape in self.classes(rng):
+                image, d = draw(rng, max_side=self.max_side, colour=colour, shape=shape)
                 images.append(self.preprocess(image))
                 text, c, s = labelled_caption(rng, d.colour, d.shape)
                 captions.append(text)
@@ -215,6 +237,18 @@ def label_aware_loss(image_features: torch.Tensor, text_features: torch.Tensor, 
     return contrastive + image_weight * supcon
 
 
+def report_progress(model, preprocess, tokenizer, step: int, max_side: int) -> None:
+    """Print held-out precision on a small fixed set from tools/shapes_augment.py (11 per class,
+    seed 999), then put the model back in training mode. Uses no training randomness, so a run
+    with reports trains exactly as one without (its CPU time counts as training)."""
+    model.eval()
+    m = heldout_metrics(*model_encoders(model, preprocess, tokenizer), seed=999, per_class=11,
+                        max_side=max_side, renderer="augmented")
+    model.train()
+    print(f"step {step + 1:5d} held-out (augmented, 11/class): " + "  ".join(
+        f"{k} {m[k]:.3f}" for k in ("text_p@10", "image_p@10", "colour_p@10", "shape_p@10")), flush=True)
+
+
 def _cpu_seconds(who: int) -> float:
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
@@ -255,7 +289,7 @@ def train(args) -> dict:
     # Worker processes draw the next batches while this one trains, taken from them in turn.
     batches = iter(torch.utils.data.DataLoader(
         DrawnBatches(args.seed, args.batch_size, preprocess, tokenizer, args.max_side, args.data,
-                     args.workers),
+                     args.workers, args.balanced, round(args.plain_first * args.steps)),
         batch_size=None, num_workers=args.workers, prefetch_factor=4, persistent_workers=False))
 
     start = time.monotonic()
@@ -275,6 +309,8 @@ def train(args) -> dict:
         schedule.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))   # as open_clip's training loop does
+        if args.report_every and (step + 1) % args.report_every == 0 and step < args.steps - 1:
+            report_progress(model, preprocess, tokenizer, step, args.max_side)
         if step % 50 == 0 or step == args.steps - 1:
             print(f"step {step:5d}/{args.steps}  loss {loss.item():.4f}  "
                   f"lr {schedule.get_last_lr()[0]:.2e}  {time.monotonic() - start:.0f} s", flush=True)
@@ -288,7 +324,9 @@ def train(args) -> dict:
 
     model.eval()
     model.visual.to(memory_format=torch.contiguous_format)
-    metrics = heldout_metrics(*model_encoders(model, preprocess, tokenizer))
+    encoders = model_encoders(model, preprocess, tokenizer)
+    metrics = heldout_metrics(*encoders)
+    augmented = heldout_metrics(*encoders, renderer="augmented", max_side=args.max_side)
     meta = {
         "training_seconds": f"{seconds:.1f}",
         "cpu_seconds": json.dumps({"trainer": round(trainer_cpu, 1), "worker": round(worker_cpu, 1)}),
@@ -302,7 +340,10 @@ def train(args) -> dict:
         "data": args.data, "loss": args.loss,
         "command": "python -m tools.train_shapes " + " ".join(sys.argv[1:]),
         "torch": torch.__version__, "open_clip": open_clip.__version__,
+        "balanced": str(args.balanced), "plain_first": str(args.plain_first),
         "heldout": json.dumps({k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}),
+        "heldout_augmented": json.dumps({k: round(v, 4) for k, v in augmented.items()
+                                         if isinstance(v, float)}),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -313,7 +354,8 @@ def train(args) -> dict:
     print(f"trained {args.steps} steps in {seconds:.0f} s wall; CPU {trainer_cpu:.0f} s trainer + "
           f"{worker_cpu:.0f} s workers; idle 2-core estimate {idle_estimate:.0f} s; load {meta['load_average']}; "
           f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
-    print("held-out:", meta["heldout"])
+    print("held-out (tools/shapes.py):", meta["heldout"])
+    print("held-out (tools/shapes_augment.py):", meta["heldout_augmented"])
     return meta
 
 
@@ -334,6 +376,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="plain: tools/shapes.py (the shipped model); augmented: tools/shapes_augment.py")
     parser.add_argument("--loss", choices=("clip", "label-aware"), default="clip",
                         help="clip: open_clip's ClipLoss (the shipped model); label-aware: label_aware_loss")
+    parser.add_argument("--balanced", action="store_true",
+                        help="every batch holds each of the 24 classes equally often")
+    parser.add_argument("--plain-first", type=float, default=0.0,
+                        help="fraction of the steps (the first ones) drawn plain before --data (a curriculum)")
+    parser.add_argument("--report-every", type=int, default=0,
+                        help="print held-out precision every N steps (0: never); training is unchanged")
     parser.add_argument("--image-weight", type=float, default=0.5,
                         help="weight of the image-image supervised contrastive term")
     train(parser.parse_args(argv))
