@@ -100,7 +100,7 @@ class BackgroundLoads:
                 return None
             file, info = opened
             mc.loading = BackgroundLoad(file, info, lambda gate, cancelled: self._load_checked(
-                mc, gate, cancelled), self.before_hnsw_load)
+                mc, gate, cancelled), self.before_hnsw_load, self.params.load_after_idle_s)
         loading = mc.loading
         return loading if loading is not None and not loading.done.is_set() else None
 

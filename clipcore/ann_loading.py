@@ -8,10 +8,14 @@ product over its vectors, then the best candidates re-scored with the catalog's 
 so every returned score is the catalog's and a photo deleted since the file was saved is
 never returned; vectors the catalog wrote after the file's watermark join the candidates.
 
-``hnswlib.Index.load_index`` holds Python's GIL until it returns (its Python binding does not
-release it), so nothing else in the process runs meanwhile. The loader therefore waits until
-no search is running before it calls hnswlib (:meth:`BackgroundLoad.gate`): a search that has
-started always finishes first; one started during hnswlib's load waits for it.
+``hnswlib.Index.load_index`` holds Python's GIL until it returns (hnswlib 0.8's
+python_bindings/bindings.cpp: ``loadIndex`` has no ``gil_scoped_release``, unlike
+``knn_query`` and ``add_items``), so nothing else in the process runs meanwhile: ~10 s for a
+1M-vector file. The loader therefore starts late: it waits until no search has run for
+``idle`` seconds (``IndexParams.load_after_idle_s``) before the whole-file check and again
+before hnswlib's load (:meth:`BackgroundLoad.gate`). So the searches of someone who has just
+opened the library are answered from the file at once; a search that has started always
+finishes first; one started during hnswlib's load waits for it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from typing import Callable
 
 import numpy as np
@@ -36,14 +41,15 @@ class BackgroundLoad:
 
     ``file``/``info``: the memory-mapped file and its sidecar. ``load(gate, cancelled)``, run
     in the thread, returns the loaded HnswIndex (or raises StaleIndex); it calls ``gate()``
-    right before the hnswlib call. When it ends, ``done`` is set and ``result`` or ``error``
-    holds the outcome. ``hook``: called in the thread just before hnswlib's load (tests hold
-    the load there to search meanwhile).
+    right before the hnswlib call. ``load`` itself starts only once no search has run for
+    ``idle`` seconds (counted from construction and from the end of each search). When it
+    ends, ``done`` is set and ``result`` or ``error`` holds the outcome. ``hook``: called in
+    the thread just before hnswlib's load (tests hold the load there to search meanwhile).
     """
 
     def __init__(self, file: IndexFile, info: dict,
                  load: Callable[[Callable[[], None], Callable[[], bool]], HnswIndex],
-                 hook: Callable[[], None] | None = None):
+                 hook: Callable[[], None] | None = None, idle: float = 0.0):
         self.file, self.info = file, info
         self.done = threading.Event()
         self.result: HnswIndex | None = None
@@ -51,6 +57,8 @@ class BackgroundLoad:
         self._load, self._hook = load, hook
         self._cond = threading.Condition()
         self._searches = 0
+        self._idle = idle
+        self._last = time.monotonic()       # when the last search ended
         self._cancelled = False
         self._delta: tuple[int, np.ndarray, np.ndarray] | None = None
         self._thread = threading.Thread(target=self._run, name="clipcore-index-load",
@@ -59,17 +67,31 @@ class BackgroundLoad:
 
     def _run(self) -> None:
         try:
+            self._wait_idle()
+            if self._cancelled:
+                raise StaleIndex("loading was cancelled")
             self.result = self._load(self.gate, self.cancelled)
         except Exception as exc:  # noqa: BLE001 -- handed to the owner, who rebuilds
             self.error = exc
         finally:
             self.done.set()
 
-    def gate(self) -> None:
-        """Wait until no search runs on the file (hnswlib's load then holds the GIL), call
-        the hook; raises StaleIndex when cancelled meanwhile."""
+    def _wait_idle(self) -> None:
+        """Return once no search runs and none has ended for ``idle`` seconds, or on cancel."""
         with self._cond:
-            self._cond.wait_for(lambda: not self._searches or self._cancelled)
+            while not self._cancelled:
+                if self._searches:
+                    self._cond.wait()
+                    continue
+                left = self._idle - (time.monotonic() - self._last)
+                if left <= 0:
+                    return
+                self._cond.wait(left)
+
+    def gate(self) -> None:
+        """Wait until no search has run on the file for ``idle`` seconds (hnswlib's load then
+        holds the GIL), call the hook; raises StaleIndex when cancelled meanwhile."""
+        self._wait_idle()
         if self._hook is not None:
             self._hook()
         if self._cancelled:
@@ -88,6 +110,7 @@ class BackgroundLoad:
         finally:
             with self._cond:
                 self._searches -= 1
+                self._last = time.monotonic()
                 self._cond.notify_all()
 
     def cancel(self, wait: bool = True) -> None:

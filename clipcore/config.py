@@ -184,6 +184,10 @@ class IndexParams:
     ``text_ef_step`` vectors (1M -> 1,024).
     ``load_in_background_above``: a saved index of more vectors is loaded by a thread while
     its file answers exactly (clipcore.ann_loading); hnswlib read 1M 512-d vectors in ~10 s.
+    ``load_after_idle_s``: that thread starts its work (the whole-file check, then hnswlib's
+    load, which holds Python's GIL throughout) only once no search has run for this many
+    seconds, so the first searches after opening are answered from the file at once instead
+    of waiting for hnswlib (issue 14, item 3).
     """
 
     M: int = 32
@@ -194,6 +198,7 @@ class IndexParams:
     text_ef: int = 256
     text_ef_step: int = 250_000
     load_in_background_above: int = 200_000
+    load_after_idle_s: float = 2.0
 
     def ef_for(self, live: int, k: int, text: bool = False) -> int:
         """Query-time ef for an index of ``live`` vectors and ``k`` results, >= k: for an

@@ -41,7 +41,7 @@ from .config import ModelSpec
 from .devices import autocast_dtype, configure_cpu, describe_device, pick_device
 from .errors import ClipcoreError, ModelNotFoundError
 from .download import HUB_SCHEMA, fetch, hub_files
-from .query_texts import QUERY_TEXTS, QueryTexts, cpu_threads
+from .query_texts import QUERY_TEXTS, QueryTexts, cpu_threads, query_threads
 from .text_prefix import encode_text_prefix, prefix_text_ok
 from .weights import cached_tag_weights, hub_offline, load_checkpoint_into, weights_missing_error
 
@@ -262,12 +262,8 @@ class Encoder:
         import open_clip
         from open_clip.transform import PreprocessCfg, image_transform_v2
 
-        self.spec = spec
-        self.identity = spec.identity()
-        self.model = model
-        self.tokenizer = tokenizer
-        self.device = device
-        self.dtype = dtype
+        self.spec, self.identity, self.model = spec, spec.identity(), model
+        self.tokenizer, self.device, self.dtype = tokenizer, device, dtype
         self.dim = dim
         self.random_weights = random_weights
         self.preprocess_cfg = dict(open_clip.get_model_preprocess_cfg(model))
@@ -281,8 +277,8 @@ class Encoder:
         self.reparameterized = False
         self.text_prefix = prefix_text_ok(model)
         self.channels_last = False
-        self.cpu_threads = torch.get_num_threads()     # for batches; a query uses one
-        self._queries = QueryTexts(lambda texts: self._encode_texts(texts, threads=1))
+        self.cpu_threads = torch.get_num_threads()     # for batches; a query: 1 or 2
+        self._queries = QueryTexts(self._encode_query)
 
     @classmethod
     def load(cls, spec: ModelSpec, batch_size: int | None = None, *, progress=None,
@@ -354,7 +350,7 @@ class Encoder:
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Sequence of strings -> (N, D) float32, rows L2-normalised. A query (<= QUERY_TEXTS
-        texts) runs on one CPU thread, recent ones remembered (:mod:`clipcore.query_texts`)."""
+        texts) runs on 1-2 CPU threads, recent ones remembered (:mod:`clipcore.query_texts`)."""
         texts = list(texts)
         return (self._queries.encode(texts) if 0 < len(texts) <= QUERY_TEXTS
                 else self._encode_texts(texts))
@@ -363,6 +359,9 @@ class Encoder:
         """One short text through the text tower, so the first query does not pay torch's
         first-call costs; the app calls it after loading a model, off the GUI thread."""
         self._queries.warm_up()
+
+    def _encode_query(self, texts: list[str]) -> np.ndarray:
+        return self._encode_texts(texts, min(query_threads(), self.cpu_threads))
 
     def _encode_texts(self, texts: list[str], threads: int | None = None) -> np.ndarray:
         encode = ((lambda t: encode_text_prefix(self.model, t)) if self.text_prefix

@@ -3,6 +3,7 @@ loads it in the background; the file is still verified (a damaged one is rebuilt
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -17,7 +18,8 @@ from clipcore.config import IndexParams
 from clipcore.library import Changes, IndexedImage, Library
 
 N, DIM = 6_000, 128          # a 3.9 MB index file: four 1 MiB blocks
-BIG = IndexParams(M=16, ef_construction=100, exact_below=0, load_in_background_above=0)
+BIG = IndexParams(M=16, ef_construction=100, exact_below=0, load_in_background_above=0,
+                  load_after_idle_s=0)
 
 
 def _vectors(n: int, seed: int) -> np.ndarray:
@@ -178,6 +180,30 @@ def test_an_older_sidecar_gets_block_checksums(data_dir, tiny_spec):
     finally:
         release.set()
         library.close()
+
+
+def test_the_load_waits_until_searches_pause(data_dir, tiny_spec, monkeypatch):
+    """Someone searching right after opening is answered from the file; neither the
+    whole-file check nor hnswlib's load (which holds the GIL) starts while searches keep
+    coming, and closing meanwhile ends the waiting thread."""
+    identity = tiny_spec.identity()
+    checked = []
+    real_check = ann_file.full_check
+    monkeypatch.setattr("clipcore.ann.full_check",
+                        lambda *a, **kw: checked.append(1) or real_check(*a, **kw))
+    library = Library.open(data_dir, dataclasses.replace(BIG, load_after_idle_s=3600))
+    reached = threading.Event()
+    library.ann.before_hnsw_load = reached.set
+    try:
+        for query in _vectors(4, 11):
+            found = [i for i, _ in library.nearest(query, identity, 10, text=True)]
+            assert found == _truth(library, identity, query, 10)
+            assert library.ann.loading(identity)
+        assert not checked and not reached.is_set()
+    finally:
+        library.close()
+    assert not checked and not reached.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "clipcore-index-load"]
 
 
 def test_closing_during_the_load_stops_it(data_dir, tiny_spec):

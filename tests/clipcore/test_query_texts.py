@@ -1,4 +1,5 @@
-"""Query texts: remembered, encoded on one thread of the caller, equal to batch encoding."""
+"""Query texts: remembered, encoded on one thread of the caller (two while a core is spare),
+equal to batch encoding."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import threading
 import numpy as np
 import torch
 
-from clipcore.query_texts import QUERY_TEXTS
+import pytest
+
+from clipcore import query_texts
+from clipcore.query_texts import QUERY_TEXTS, choose_threads
 
 
 def test_a_repeated_query_does_not_run_the_model_again(encoder):
@@ -34,6 +38,7 @@ def test_a_query_runs_on_one_thread_and_leaves_other_threads_alone(encoder, monk
     thread gets its own count back afterwards."""
     torch.set_num_threads(2)
     monkeypatch.setattr(encoder, "cpu_threads", 2)
+    monkeypatch.setattr(query_texts, "system_load", lambda: (2, 1.3, 1))     # a busy machine
     seen, inside, release = {}, threading.Event(), threading.Event()
     real = encoder.model.encode_text
 
@@ -64,3 +69,34 @@ def test_a_query_runs_on_one_thread_and_leaves_other_threads_alone(encoder, monk
     for t in threads:
         t.join(30)
     assert seen == {"query": 1, "indexer": 2, "query after": 2}
+
+
+@pytest.mark.parametrize("cores, load, running, threads", [
+    (2, 0.1, 0, 2),      # an idle 2-core machine: the second core helps
+    (2, 0.4, 1, 1),      # something else runs right now (the average has not seen it yet)
+    (2, 1.2, 0, 1),      # busy over the last minute
+    (1, 0.0, 0, 1),      # one core
+    (8, 3.0, 2, 2),      # a big machine with cores to spare
+])
+def test_a_query_takes_a_second_thread_only_when_a_core_is_spare(cores, load, running, threads):
+    assert choose_threads(cores, load, running) == threads
+
+
+def test_the_encoder_follows_the_machine_load(encoder, monkeypatch):
+    """Each query reads the load: two threads while the machine is idle, one once it is busy;
+    the vectors are the same either way."""
+    torch.set_num_threads(2)
+    monkeypatch.setattr(encoder, "cpu_threads", 2)
+    seen = []
+    hook = encoder.model.token_embedding.register_forward_pre_hook(
+        lambda *_: seen.append(torch.get_num_threads()))
+    try:
+        monkeypatch.setattr(query_texts, "system_load", lambda: (2, 0.05, 0))
+        idle = encoder.encode_texts(["a kite on the beach"])
+        monkeypatch.setattr(query_texts, "system_load", lambda: (2, 1.8, 2))
+        busy = encoder.encode_texts(["two kites on the beach"])
+        again = encoder._encode_texts(["a kite on the beach"], threads=1)
+    finally:
+        hook.remove()
+    assert seen[:2] == [2, 1] and busy.shape == idle.shape
+    assert np.abs(idle - again).max() < 1e-5
