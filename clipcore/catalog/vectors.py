@@ -247,6 +247,13 @@ class VectorsTable(Table):
         return bool(self.conn().execute(
             "SELECT EXISTS (SELECT 1 FROM vectors WHERE model_id = ?)", (model_id,)).fetchone()[0])
 
+    def vector_ids_since(self, model_id: int, since_seq: int) -> np.ndarray:
+        """Ids (n,) int64 of the images whose vector of ``model_id`` was written after
+        generation ``since_seq``: new photos and photos embedded again under the same id."""
+        rows = self.conn().execute("SELECT image_id FROM vectors WHERE model_id = ? AND seq > ?",
+                                   (model_id, since_seq)).fetchall()
+        return np.fromiter((r[0] for r in rows), np.int64, len(rows))
+
     def count_vectors(self, model_id: int) -> int:
         return int(self.conn().execute("SELECT count(*) FROM vectors WHERE model_id = ?",
                                        (model_id,)).fetchone()[0])

@@ -90,6 +90,40 @@ def test_cluster_finds_the_number_of_blobs():
         assert len(set(labels[found == g].tolist())) == 1
 
 
+def test_a_big_library_is_grouped_from_a_sample_then_refined_on_every_photo(monkeypatch):
+    # the path 100,000 photos take: candidate ks fitted on a sample, the coarse grid of k
+    # (2, 3, 6, 10, 17, 29, 48, 80) bisected to a k that is not on it, every photo refined
+    import clipcore.groups as groups
+
+    monkeypatch.setattr(groups, "SEARCH_SAMPLE", 400)
+    v, labels = blobs(n_clusters=23, per=60, dim=48, seed=3)
+    tried = []
+    real_fit = groups._fit
+    monkeypatch.setattr(groups, "_fit", lambda s, k, seed: tried.append((len(s), k)) or real_fit(s, k, seed))
+    found, centres = cluster(v)
+    assert len(centres) == 23
+    assert {size for size, _ in tried} == {400}
+    assert len(tried) < 20                      # not every k up to 80
+    for g in range(23):
+        assert len(set(labels[found == g].tolist())) == 1
+    assert np.allclose(np.linalg.norm(centres, axis=1), 1, atol=1e-5)
+
+
+def test_cancel_stops_the_search_for_k_between_two_fits():
+    v, _ = blobs(n_clusters=12, per=30)
+    stop = threading.Event()
+    fits = []
+
+    def progress(done, total, phase):
+        fits.append(done)
+        if done == 2:
+            stop.set()
+
+    with pytest.raises(Cancelled):
+        cluster(v, cancel=stop, progress=progress)
+    assert fits == [1, 2]
+
+
 def test_groups_are_named_from_the_vocabulary():
     v, labels = blobs(n_clusters=3, per=12)
     names = ["north", "east", "west"]

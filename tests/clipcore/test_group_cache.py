@@ -4,6 +4,8 @@ photos or "Regroup" cluster again, a damaged cache is ignored; `clipcore groups`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -87,6 +89,22 @@ def test_new_photos_join_their_nearest_group_and_removed_ones_leave(library, clu
     assert set(new) <= set(group.ids)
     assert all(gone not in g.ids for g in after)
     assert sum(len(g.ids) for g in after) == 120 + 3 - 1
+
+
+def test_a_photo_embedded_again_under_the_same_id_moves_to_its_new_group(library, clusterings):
+    # e.g. a changed file re-indexed, or a new model version: same path, same id, new vector
+    first = groups_of(library)
+    ids, vectors = library.all_vectors(SPEC.identity())
+    moved = first[0].ids[-1]
+    target = first[1].ids[0]
+    path = library.images([moved])[0].path
+    index = int(Path(path).stem[1:])                           # p<index>.jpg
+    assert add(library, vectors[np.searchsorted(ids, target)][None], index) == [moved]
+    after = groups_of(library)
+    assert len(clusterings) == 1                               # placed, not clustered again
+    assert moved in next(g for g in after if target in g.ids).ids
+    assert sum(len(g.ids) for g in after) == 120
+    assert groups_of(library)[0].ids == after[0].ids           # and the cache remembers it
 
 
 def test_many_new_photos_or_regroup_cluster_again(library, clusterings):
