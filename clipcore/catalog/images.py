@@ -136,7 +136,7 @@ class ImagesTable(Table):
         for start in range(0, len(ids), PARAMS_PER_QUERY):
             part = [int(i) for i in ids[start:start + PARAMS_PER_QUERY]]
             rows = c.execute(f"SELECT {_COLUMNS} FROM images WHERE id IN "
-                             f"({','.join('?' * len(part))})", part)
+                             f"({','.join('?' * len(part))})", part).fetchall()
             found.update((r[0], _row(r)) for r in rows)
         return found
 
