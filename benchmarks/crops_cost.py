@@ -3,7 +3,9 @@
 A realistic mix: 90% 12 MP camera JPEGs (4000x3000), 5% tall phone screenshots (1170x2532
 PNG, 2.16:1) and 5% panoramas (8000x2000 JPEG, 4:1). The same folder is indexed into a fresh
 library with crops off and with crops on (clipcore/crops.py), the model loaded once, runs
-alternating, best of ``--runs`` each; the extra time is (with - without) / without.
+alternating, best of ``--runs`` each; the extra time is (with - without) / without, in wall
+time and in CPU time (``time.process_time``: every thread of this process; decoding runs in
+threads), which a busy machine disturbs far less than wall time.
 
 Run: ``python -m benchmarks.crops_cost [--count 40] [--runs 2] [--model default]``.
 """
@@ -49,20 +51,21 @@ def mixed_folder(count: int, base=None) -> tuple[Path, int]:
     return folder, wide
 
 
-def index_once(folder: Path, spec, encoder, crops: bool) -> tuple[float, int, int]:
-    """(wall seconds, photos indexed, crop vectors) of one index run on a fresh library."""
+def index_once(folder: Path, spec, encoder, crops: bool) -> tuple[float, float, int, int]:
+    """(wall seconds, CPU seconds, photos indexed, crop vectors) of one index run on a fresh
+    library."""
     from clipcore.indexer import index_folders
     from clipcore.library import Library
 
     with tempfile.TemporaryDirectory(prefix="clipdesk-bench-crops-") as data_dir:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with Library.open(data_dir) as library:
             events = list(index_folders(library, [str(folder)], spec, encoder=encoder,
                                         crops=crops))
-            seconds = time.perf_counter() - t0
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
             model_id = library.catalog.model_id(encoder.identity)
             n_crops = library.catalog.count_crops(model_id)
-    return seconds, events[-1].summary.new, n_crops
+    return seconds, cpu, events[-1].summary.new, n_crops
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -82,15 +85,19 @@ def main(argv: list[str] | None = None) -> str:
     encoder = Encoder.load(spec)
     load_start = os.getloadavg()
     times: dict[bool, list[float]] = {False: [], True: []}
+    cpus: dict[bool, list[float]] = {False: [], True: []}
     crops_made = photos = 0
     for _ in range(args.runs):
         for crops in (False, True):
-            seconds, photos, n = index_once(folder, spec, encoder, crops)
+            seconds, cpu, photos, n = index_once(folder, spec, encoder, crops)
             times[crops].append(seconds)
+            cpus[crops].append(cpu)
             crops_made = max(crops_made, n)
     load_end = os.getloadavg()
     without, with_crops = min(times[False]), min(times[True])
     extra = (with_crops - without) / without
+    cpu_without, cpu_with = min(cpus[False]), min(cpus[True])
+    cpu_extra = (cpu_with - cpu_without) / cpu_without
     report = Report("Crop vectors: indexing cost")
     report.emit(f"{photos} photos: {photos - wide} JPEGs of 4000x3000, {wide} wide or tall "
                 f"({(wide + 1) // 2} screenshots 1170x2532, {wide // 2} panoramas 8000x2000); "
@@ -99,15 +106,19 @@ def main(argv: list[str] | None = None) -> str:
                 f"{encoder.preprocess_cfg.get('resize_mode')}) on "
                 f"{encoder.device_description}; best of {args.runs} runs each, alternating. "
                 f"Load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at the end.\n")
-    report.table(["crops", "wall s (each run)", "best s", "photos/s", "vectors"], [
+    report.table(["crops", "wall s (each run)", "best s", "CPU s (each run)", "best CPU s",
+                  "photos/s", "vectors"], [
         ["off", " / ".join(f"{t:.1f}" for t in times[False]), f"{without:.1f}",
+         " / ".join(f"{t:.1f}" for t in cpus[False]), f"{cpu_without:.1f}",
          f"{photos / without:.2f}", photos],
         ["on", " / ".join(f"{t:.1f}" for t in times[True]), f"{with_crops:.1f}",
+         " / ".join(f"{t:.1f}" for t in cpus[True]), f"{cpu_with:.1f}",
          f"{photos / with_crops:.2f}", photos + crops_made],
     ])
     report.target(f"extra indexing time with crops <= {TARGET_EXTRA:.0%} (10% wide or tall)",
-                  f"{extra:+.1%} ({crops_made} crop vectors for {wide} photos: "
-                  f"{crops_made / photos:.0%} more encodes)", extra <= TARGET_EXTRA)
+                  f"wall {extra:+.1%}, CPU {cpu_extra:+.1%} ({crops_made} crop vectors for "
+                  f"{wide} photos: {crops_made / photos:.0%} more encodes)",
+                  max(extra, cpu_extra) <= TARGET_EXTRA)
     return report.text()
 
 

@@ -12,8 +12,11 @@ CLI prints the events, tests assert on them, the desktop worker turns them into 
    EXIF DateTimeOriginal, else the file's modification time, marked "file"), encoded in batches.
 4. every ``commit_every`` images or ``commit_seconds`` seconds: one catalog transaction + the
    vector index update (+ save), so a crash loses at most the part since the last commit and the
-   next run resumes. Cancel (a threading.Event) is checked between batches; what is done is
-   committed and the last event says ``summary.cancelled``.
+   next run resumes. Cancel (a threading.Event) is checked between batches and while waiting
+   for a decode (every :data:`CANCEL_POLL_SECONDS`): photos decoded but not yet encoded are left
+   for the next run, what is encoded is committed, and the last event says
+   ``summary.cancelled``. A cancelled run does not wait for decodes still in flight (a large
+   WebP or PNG has no reduced decode and can take seconds); their threads end on their own.
 
 The writer lock is held for the whole run. Nothing is ever written inside the photo folders.
 """
@@ -21,11 +24,12 @@ The writer lock is held for the whole run. Nothing is ever written inside the ph
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Callable, Collection, Generator, Iterable, Iterator
 
 from . import offline, scanner
@@ -48,6 +52,7 @@ COMMIT_EVERY = 256          # images per catalog transaction ...
 COMMIT_SECONDS = 10.0       # ... or this many seconds, whichever comes first
 PREFETCH_BATCHES = 3        # decoded batches queued ahead of the encoder
 SCAN_EVENT_SECONDS = 0.25   # progress events during the scan at most this often
+CANCEL_POLL_SECONDS = 0.1   # how often a wait for a decode looks at the cancel event
 
 
 def index_folders(library: Library, folders: Iterable[str], spec: ModelSpec | None = None, *,
@@ -251,64 +256,87 @@ def _embed(library: Library, work: collections.deque, spec: ModelSpec, encoder: 
         r = rate()
         return ProgressEvent(phase, done, total, r, (total - done) / r if r > 0 else None, current)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clipcore-decode") as pool:
-        try:
-            while True:
-                while len(queue) < ahead and work:
-                    queue.append(pool.submit(prepare, work.popleft(), encoder, thumbnails,
-                                             thumb_size, crops))
-                if not queue:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clipcore-decode")
+    with _pool_closed(pool, cancel):
+        while True:
+            while len(queue) < ahead and work:
+                queue.append(pool.submit(prepare, work.popleft(), encoder, thumbnails,
+                                         thumb_size, crops))
+            if not queue:
+                break
+            batch: list = []
+            while queue and len(batch) < batch_size:
+                if not _ready(queue[0], cancel):
                     break
-                batch: list = []
-                while queue and len(batch) < batch_size:
-                    p = queue.popleft().result()
-                    done += 1
-                    left[p.work.folder_id] -= 1
-                    if p.gone:
-                        if p.work.image_id is not None:
-                            pending.removed.append(p.work.image_id)
-                            summary.removed += 1
+                p = queue.popleft().result()
+                done += 1
+                left[p.work.folder_id] -= 1
+                if p.gone:
+                    if p.work.image_id is not None:
+                        pending.removed.append(p.work.image_id)
+                        summary.removed += 1
+                    _uncount(summary, p.work)
+                elif p.skip is not None:
+                    pending.skipped.append(SkippedImage(p.work.entry.path, p.work.folder_id,
+                                                        p.size, p.mtime_ns, p.skip))
+                    summary.skip(p.skip)
+                    _uncount(summary, p.work)
+                else:
+                    batch.append(p)
+            if _cancelled(cancel):          # decoded, not encoded: left for the next run
+                for p in batch:
+                    left[p.work.folder_id] += 1
+                done -= len(batch)
+                break
+            if batch:
+                vectors, failures = encode_batch(encoder, batch)
+                encode_crops(encoder, batch, failures)
+                for i, p in enumerate(batch):
+                    if i in failures:
+                        pending.skipped.append(SkippedImage(
+                            p.work.entry.path, p.work.folder_id, p.size, p.mtime_ns,
+                            failures[i]))
+                        summary.skip(failures[i])
                         _uncount(summary, p.work)
-                    elif p.skip is not None:
-                        pending.skipped.append(SkippedImage(p.work.entry.path, p.work.folder_id,
-                                                            p.size, p.mtime_ns, p.skip))
-                        summary.skip(p.skip)
-                        _uncount(summary, p.work)
-                    else:
-                        batch.append(p)
-                if batch:
-                    vectors, failures = encode_batch(encoder, batch)
-                    encode_crops(encoder, batch, failures)
-                    for i, p in enumerate(batch):
-                        if i in failures:
-                            pending.skipped.append(SkippedImage(
-                                p.work.entry.path, p.work.folder_id, p.size, p.mtime_ns,
-                                failures[i]))
-                            summary.skip(failures[i])
-                            _uncount(summary, p.work)
-                            continue
-                        encoded += 1
-                        vec, d = vectors[i], p.decoded
-                        taken, source = ((d.date_taken, SOURCE_EXIF) if d.date_taken else
-                                         (file_date(p.mtime_ns), SOURCE_FILE))
-                        pending.indexed.append(IndexedImage(
-                            p.work.entry.path, p.work.folder_id, p.size, p.mtime_ns, vec,
-                            p.digest, d.width, d.height, taken, source,
-                            perceptual_hash=p.perceptual, crops=p.crop_vectors))
-                yield event(Phase.ENCODE, (batch[-1] if batch else p).work.entry.path)
-                if len(pending) >= commit_every or time.monotonic() - last_commit >= commit_seconds:
-                    library.apply(pending, spec, encoder.dim)
-                    pending, last_commit = Changes(), time.monotonic()
-                    yield event(Phase.COMMIT, None)
-                if _cancelled(cancel):
-                    break
-        finally:
-            for f in queue:
-                f.cancel()
+                        continue
+                    encoded += 1
+                    vec, d = vectors[i], p.decoded
+                    taken, source = ((d.date_taken, SOURCE_EXIF) if d.date_taken else
+                                     (file_date(p.mtime_ns), SOURCE_FILE))
+                    pending.indexed.append(IndexedImage(
+                        p.work.entry.path, p.work.folder_id, p.size, p.mtime_ns, vec,
+                        p.digest, d.width, d.height, taken, source,
+                        perceptual_hash=p.perceptual, crops=p.crop_vectors))
+            yield event(Phase.ENCODE, (batch[-1] if batch else p).work.entry.path)
+            if len(pending) >= commit_every or time.monotonic() - last_commit >= commit_seconds:
+                library.apply(pending, spec, encoder.dim)
+                pending, last_commit = Changes(), time.monotonic()
+                yield event(Phase.COMMIT, None)
+            if _cancelled(cancel):
+                break
     library.apply(pending, spec, encoder.dim)
     elapsed = time.monotonic() - began
     summary.images_per_second = encoded / elapsed if elapsed > 0 else 0.0
     yield event(Phase.COMMIT, None)
+
+
+def _ready(future: Future, cancel: threading.Event | None) -> bool:
+    """Wait for ``future`` (a decode); False as soon as ``cancel`` is set while waiting."""
+    while not future.done():
+        if _cancelled(cancel):
+            return False
+        wait([future], timeout=CANCEL_POLL_SECONDS)
+    return True
+
+
+@contextlib.contextmanager
+def _pool_closed(pool: ThreadPoolExecutor, cancel: threading.Event | None) -> Iterator[None]:
+    """Shut ``pool`` down on leaving: queued decodes are dropped; decodes in flight are waited
+    for, unless the run was cancelled (then their threads finish on their own)."""
+    try:
+        yield
+    finally:
+        pool.shutdown(wait=not _cancelled(cancel), cancel_futures=True)
 
 
 def _uncount(summary: IndexSummary, w: Work) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clipcore import imaging, scanner
+from clipcore import imaging, indexer, scanner
 from clipcore.encoder import Encoder
 from clipcore.indexer import index_folders
 from clipcore.library import Library
@@ -111,6 +111,31 @@ def test_cancel_commits_what_is_done_and_the_next_run_resumes(tmp_path, library,
     assert events[-1].total == 40 and all(e.total == 40 for e in events if e.phase == "encode")
     _, s, n = run(library, tmp_path / "p", encoder)
     assert not s.cancelled and n == 40 - first and library.count() == 40
+
+
+def test_cancel_does_not_wait_for_a_photo_still_decoding(tmp_path, library, encoder, monkeypatch):
+    """Quitting while a huge photo decodes (a large WebP or PNG has no reduced decode: seconds
+    on a busy machine) ends the run at once: nothing half-done is written, and the next run
+    indexes everything. Before, the run waited for a whole batch to decode and encode."""
+    make_photos(tmp_path / "p", 6)
+    cancel, release = threading.Event(), threading.Event()
+    real = indexer.prepare
+
+    def slow(*args, **kwargs):
+        cancel.set()              # the user quits while this photo is decoding
+        release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(indexer, "prepare", slow)
+    try:
+        events = list(index_folders(library, [str(tmp_path / "p")], encoder.spec,
+                                    encoder=encoder, cancel=cancel, workers=1))
+        assert events[-1].summary.cancelled and library.count() == 0
+    finally:
+        release.set()             # the decode thread finishes on its own
+    monkeypatch.setattr(indexer, "prepare", real)
+    _, s, n = run(library, tmp_path / "p", encoder)
+    assert not s.cancelled and n == 6 and library.count() == 6
 
 
 def test_progress_events_count_up_to_the_total(tmp_path, library, encoder):
