@@ -15,18 +15,17 @@ import io
 import logging
 import os
 import shlex
-import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Set as AbstractSet
-from types import FrameType
-from typing import Any, cast
+from collections.abc import Set as AbstractSet
+from typing import cast
 
 from .cli_report import DownloadBar, print_summary
 from .cli_search import add_search_commands
 from .download import DownloadCancelled
 from .errors import ClipcoreError, NotIndexedError
+from .interrupts import CancelOnSignals
 from .textout import SafeFormatter, shown
 
 __all__ = ["main", "build_parser"]
@@ -255,7 +254,9 @@ def _cmd_index(args) -> int:
         spec = _model_spec(args, library, indexed=False)
         cancel = threading.Event()
         bar = summary = last = None
-        with _cancel_on_sigint(cancel), DownloadBar() as download:
+        stopping = ("clipcore: cancelling after the current batch (Ctrl+C again to stop now) "
+                    "...")
+        with CancelOnSignals(cancel, message=stopping), DownloadBar() as download:
             events = index_folders(library, folders, spec, cancel=cancel,
                                    batch_size=getattr(args, "batch_size", None),
                                    download=download)
@@ -284,31 +285,6 @@ def _cmd_index(args) -> int:
         return EXIT_CANCELLED
     print_summary(summary)
     return EXIT_OK
-
-
-class _cancel_on_sigint:
-    """Context manager: the first Ctrl+C sets ``cancel`` (the indexer stops after the current
-    batch and commits); a second one interrupts at once. Only in the main thread."""
-
-    def __init__(self, cancel: threading.Event):
-        self.cancel = cancel
-        self.previous: Callable[[int, FrameType | None], Any] | int | None = None
-
-    def _handle(self, signum, frame):
-        if self.cancel.is_set():
-            raise KeyboardInterrupt
-        self.cancel.set()
-        print("\nclipcore: cancelling after the current batch (Ctrl+C again to stop now) ...",
-              file=sys.stderr)
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
 
 
 def _cmd_watch(args) -> int:

@@ -141,17 +141,26 @@ class Watcher:
         self._thread = threading.Thread(target=self._loop, name="clipcore-watch", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float | None = 10.0) -> None:
-        """Stop watching; waits up to ``timeout`` s for a running batch to finish."""
+    def stop(self, timeout: float | None = 10.0) -> bool:
+        """Stop watching: waits up to ``timeout`` seconds (None: no limit) in all for a running
+        batch to end and for watchdog's threads to close the OS watches. True when all of it
+        stopped in time; False when something was still running (left to daemon threads).
+        watchdog's own stop joins its threads without a limit, so it runs in a thread of its
+        own here and a stop never hangs."""
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        if self._observer is not None:
-            self._observer.stop()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        if self._observer is not None:
-            self._observer.join(timeout)
+        end = None if timeout is None else time.monotonic() + timeout
+        threads = [self._thread] if self._thread is not None else []
+        observer = self._observer
+        if observer is not None:
+            closing = threading.Thread(target=_stop_observer, args=(observer,), daemon=True,
+                                       name="clipcore-watch-close")
+            closing.start()
+            threads.append(closing)
+        for thread in threads:
+            thread.join(None if end is None else max(0.0, end - time.monotonic()))
+        return not any(thread.is_alive() for thread in threads)
 
     def states(self) -> dict[str, FolderWatch]:
         """{folder: FolderWatch} of every watched library folder."""
@@ -167,7 +176,10 @@ class Watcher:
 
     # -- watches -----------------------------------------------------------------------
     def _watch(self, folder: str) -> None:
-        """Set up the watch of one folder, or its fallback; records its state."""
+        """Set up the watch of one folder, or its fallback; records its state. Never called
+        with ``_cond`` held: watchdog holds its observer's lock while it hands an event to
+        :meth:`_event` (which takes ``_cond``), so calling watchdog under ``_cond`` could
+        deadlock. Only start() and the watcher's thread call it (they own ``_watches``)."""
         observer = self._observer
         assert observer is not None, "start() makes the observer"
         old = self._watches.pop(folder, None)
@@ -186,8 +198,8 @@ class Watcher:
                                    "send no events")
             return
         try:
-            self._watches[folder] = observer.schedule(
-                _Handler(self, folder), folder, recursive=True, event_filter=_EVENTS)
+            watch = observer.schedule(_Handler(self, folder), folder, recursive=True,
+                                      event_filter=_EVENTS)
         except OSError as exc:
             if exc.errno in _LIMIT_ERRNOS:
                 why = ("the system refuses more watches (raise fs.inotify.max_user_watches "
@@ -196,6 +208,7 @@ class Watcher:
                 why = f"it cannot be watched ({exc.strerror or exc})"
             self._fallback(folder, why)
             return
+        self._watches[folder] = watch
         self._set(folder, FolderWatch(folder, WATCHING))
 
     def _fallback(self, folder: str, why: str) -> None:
@@ -203,18 +216,21 @@ class Watcher:
         log.warning("%s: %s; rescanning it every %s instead.", folder, why,
                     f"{minutes:g} min" if minutes >= 1 else f"{self.rescan_seconds:g} s")
         self._set(folder, FolderWatch(folder, RESCANNING, why, self.rescan_seconds))
-        self._next_visit[folder] = time.monotonic() + self.rescan_seconds
+        with self._cond:
+            self._next_visit[folder] = time.monotonic() + self.rescan_seconds
 
     def _offline_reason(self, folder: str) -> str:
         return offline.reachability(folder) or "offline"
 
     def _set(self, folder: str, state: FolderWatch) -> None:
-        self._identity[folder] = _identity(folder)
-        if state.mode == OFFLINE:
-            self._next_visit[folder] = time.monotonic() + self.check_seconds
-        elif state.mode == WATCHING:
-            self._next_visit.pop(folder, None)
-        self._states[folder] = state
+        identity = _identity(folder)
+        with self._cond:
+            self._identity[folder] = identity
+            if state.mode == OFFLINE:
+                self._next_visit[folder] = time.monotonic() + self.check_seconds
+            elif state.mode == WATCHING:
+                self._next_visit.pop(folder, None)
+            self._states[folder] = state
 
     def _publish(self) -> None:
         if self.on_state is not None:
@@ -302,7 +318,7 @@ class Watcher:
             return
         finally:
             self.batches += 1
-        changed = False
+        rewatch = []
         with self._cond:
             for folder in self._folders:
                 if not any(offline.inside(f, folder) for f in batch.folders):
@@ -312,14 +328,16 @@ class Watcher:
                     not self._alive(folder) or _identity(folder) != self._identity.get(folder))
                 now_offline = self.is_offline(folder)
                 if now_offline and (state is None or state.mode != OFFLINE):
-                    self._watch(folder)
-                    changed = True
+                    rewatch.append(folder)
                 elif not now_offline and state is not None and (state.mode == OFFLINE or emitter_dead):
-                    self._watch(folder)
-                    changed = True
+                    rewatch.append(folder)
                 elif state is not None and state.mode == RESCANNING:
                     self._next_visit[folder] = time.monotonic() + self.rescan_seconds
-        if changed:
+        for folder in rewatch:          # outside _cond (see _watch)
+            if self._stop:
+                return
+            self._watch(folder)
+        if rewatch:
             self._publish()
 
     def _alive(self, folder: str) -> bool:
@@ -331,6 +349,14 @@ class Watcher:
         except AttributeError:
             return True
         return emitter is None or emitter.is_alive()
+
+
+def _stop_observer(observer: BaseObserver) -> None:
+    try:
+        observer.stop()
+        observer.join()
+    except Exception:   # noqa: BLE001 -- stopping: nothing left to report it to
+        log.debug("stopping the file-system observer failed", exc_info=True)
 
 
 def _identity(folder: str) -> tuple | None:
