@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import pytest
 
 from clipcore.catalog import Catalog, ImageStatus
+from tests.helpers.sqlite import open_db
 
 
 def test_image_status_values_are_the_schemas(tmp_path):
     Catalog(tmp_path).close()
-    with sqlite3.connect(tmp_path / "catalog.sqlite") as db:
+    with open_db(tmp_path / "catalog.sqlite") as db:
         sql = db.execute("SELECT sql FROM sqlite_master WHERE name = 'images'").fetchone()[0]
-    db.close()
     allowed = re.search(r"status IN \(([^)]*)\)", sql).group(1)
     assert {v.strip(" '") for v in allowed.split(",")} == {s.value for s in ImageStatus}
 

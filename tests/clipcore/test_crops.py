@@ -7,7 +7,6 @@ shape at the far end of a 3:1 image through its whole-image vector; the crop vec
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ from clipcore.library import Library
 from clipcore.search import Searcher
 from tests.helpers.e2e import run_cli
 from tools.shapes import draw_shape
+from tests.helpers.sqlite import open_db
 
 MODELS = Path(__file__).resolve().parents[2] / "resources" / "models"
 
@@ -100,9 +100,8 @@ def test_a_photo_is_returned_once_and_similar_uses_its_whole_image(tmp_path, cen
         list(index_folders(library, [str(folder)], centre_crop_spec))
         names = [Path(h.path).name for h in Searcher(library).search("a photo of a red star", k=11)]
         assert "panorama.png" not in names and len(names) == len(set(names)) == 10
-    with sqlite3.connect(data / "catalog.sqlite") as db:
+    with open_db(data / "catalog.sqlite") as db:
         assert db.execute("SELECT count(*) FROM crop_vectors").fetchone()[0] == 0
-    db.close()
 
 
 def test_crops_cover_the_whole_photo_with_overlap():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 import subprocess
 
 import numpy as np
@@ -21,6 +20,7 @@ from clipcore.cli import main
 from clipcore.indexer import index_folders
 from clipcore.library import Library
 from tests.helpers.e2e import TINY_CONFIG, assert_one_line_error, cli_command, cli_env, make_photos
+from tests.helpers.sqlite import open_db
 
 
 def _cli(capsys, data, *args) -> tuple[int, str, str]:
@@ -47,11 +47,10 @@ def _index(folder, data, tiny_spec):
 
 def _damage_vector(data, image_id: int, payload: bytes) -> None:
     """Overwrite the first bytes of an image's stored vector, as a bad disk block would."""
-    with sqlite3.connect(data / "catalog.sqlite") as db:
+    with open_db(data / "catalog.sqlite") as db:
         (blob,) = db.execute("SELECT vector FROM vectors WHERE image_id = ?", (image_id,)).fetchone()
         db.execute("UPDATE vectors SET vector = ? WHERE image_id = ?",
                    (payload + blob[len(payload):], image_id))
-    db.close()
 
 
 def test_a_damaged_vector_is_never_returned_and_is_embedded_again(tmp_path, tiny_spec, caplog):
@@ -95,10 +94,9 @@ def test_damaged_vectors_are_reported_by_search_and_info_check(tmp_path, tiny_sp
 def _corrupt_table(data, table: str) -> None:
     """Overwrite the root page of ``table`` with garbage (a bad sector, a torn write)."""
     path = data / "catalog.sqlite"
-    with sqlite3.connect(path) as db:
+    with open_db(path) as db:
         page_size = db.execute("PRAGMA page_size").fetchone()[0]
         root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
-    db.close()
     with open(path, "r+b") as fh:
         fh.seek((root - 1) * page_size)
         fh.write(bytes([0xAB]) * page_size)

@@ -8,7 +8,6 @@ every photo findable with the same results.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from clipcore.catalog.schema import SCHEMA_1
 from clipcore.config import IndexParams, ModelSpec
 from clipcore.library import Changes, IndexedImage, Library
 from tests.helpers.vectors import clustered_unit_vectors
+from tests.helpers.sqlite import open_db
 
 SPEC = ModelSpec(name="ViT-B-32", pretrained="fake")
 DIM = 128
@@ -68,9 +68,8 @@ def test_search_over_float16_vectors_equals_float32(tmp_path):
     vectors = clustered_unit_vectors(1500, DIM)
     data = tmp_path / "data"
     ids = _library(data, tmp_path / "photos", vectors)
-    with sqlite3.connect(data / "catalog.sqlite") as db:
+    with open_db(data / "catalog.sqlite") as db:
         sizes = {r[0] for r in db.execute("SELECT length(vector) FROM vectors")}
-    db.close()
     assert sizes == {2 * DIM}                       # 2 bytes a value on disk
     for params in (IndexParams(), IndexParams(exact_below=0)):   # exact, then HNSW (rebuilt)
         for f in data.glob("ann-*"):
@@ -91,7 +90,7 @@ def test_a_float32_catalog_is_converted_when_opened(tmp_path):
     ids = _library(data, tmp_path / "photos", vectors)
     # What schema 6 wrote: float32 blobs in a WITHOUT ROWID table, and a tombstone (a
     # deleted photo's vector)
-    with sqlite3.connect(data / "catalog.sqlite") as db:
+    with open_db(data / "catalog.sqlite") as db:
         model_id = db.execute("SELECT id FROM models").fetchone()[0]
         db.execute("DROP TABLE crop_vectors")          # (schema 8)
         db.execute("DROP TABLE vectors")
@@ -103,18 +102,16 @@ def test_a_float32_catalog_is_converted_when_opened(tmp_path):
         db.execute("INSERT INTO tombstones (content_hash, model_id, size, vector, deleted_ns) "
                    "VALUES ('gone', ?, 10, ?, 0)", (model_id, vectors[5].astype("<f4").tobytes()))
         db.execute("PRAGMA user_version = 6")
-    db.close()
     for f in data.glob("ann-*"):
         f.unlink()
     with Library.open(data) as lib:
         _assert_same_results(lib, ids, vectors)
         back = lib.catalog.tombstone("gone", model_id)
         assert back is not None and float(back.vector @ vectors[5]) > 1 - 1e-3
-    with sqlite3.connect(data / "catalog.sqlite") as db:
+    with open_db(data / "catalog.sqlite") as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         lengths = {r[0] for r in db.execute("SELECT length(vector) FROM vectors UNION ALL "
                                             "SELECT length(vector) FROM tombstones")}
-    db.close()
     assert lengths == {2 * DIM}
 
 

@@ -34,6 +34,7 @@ from clipcore.config import IndexParams
 from clipcore.library import Library
 from clipcore.presets import resolve_model_spec
 from tests.helpers.e2e import TINY_CONFIG, cli_command, cli_env, make_photos, run_cli
+from tests.helpers.sqlite import open_db
 
 N_PHOTOS = 300
 PAUSED = "CLIPCORE_TEST_PAUSED"
@@ -299,9 +300,8 @@ def test_catalog_from_a_newer_version_is_refused_and_untouched(tmp_path):
     data_dir = Path(os.environ["CLIPDESK_DATA_DIR"])
     photos = make_photos(tmp_path / "photos", 5, seed=8)
     assert _index_in_process(photos[0].parent)[0] == 0
-    with sqlite3.connect(data_dir / "catalog.sqlite") as db:
+    with open_db(data_dir / "catalog.sqlite") as db:
         db.execute("PRAGMA user_version = 99")
-    db.close()
     before = _file_states(data_dir)
 
     folder = photos[0].parent

@@ -17,6 +17,7 @@ from clipcore.config import IndexParams, ModelSpec
 from clipcore.errors import CatalogError, CatalogVersionError, ClipcoreError, DiskFullError, LibraryBusyError
 from clipcore.library import Changes, IndexedImage, Library, SkippedImage
 from tests.helpers.vectors import clustered_unit_vectors
+from tests.helpers.sqlite import open_db
 
 SPEC = ModelSpec(name="ViT-B-32", pretrained="fake")
 HNSW = IndexParams(exact_below=0)        # force the HNSW path in tests
@@ -178,13 +179,10 @@ def test_disk_full_during_commit_keeps_the_previous_state(tmp_path, data_dir, mo
 
 
 def test_newer_catalog_is_refused_and_left_untouched(data_dir):
-    import sqlite3
-
     Library.open(data_dir).close()
     db = data_dir / "catalog.sqlite"
-    with sqlite3.connect(db) as c:
+    with open_db(db) as c:
         c.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    c.close()
     state = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in data_dir.iterdir()}
     with pytest.raises(CatalogVersionError, match="newer"):
         Library.open(data_dir)

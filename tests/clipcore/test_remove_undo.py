@@ -3,7 +3,6 @@ anything again) and the sub-folders of a library folder, from the catalog."""
 
 from __future__ import annotations
 
-import sqlite3
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from clipcore.config import IndexParams, ModelSpec
 from clipcore.errors import ClipcoreError
 from clipcore.library import Changes, IndexedImage, Library
 from tests.helpers.vectors import clustered_unit_vectors
+from tests.helpers.sqlite import open_db
 
 SPEC = ModelSpec(name="ViT-B-32", pretrained="fake")
 DIM = 32
@@ -72,12 +72,13 @@ def test_purged_removals_are_gone_for_good(tmp_path):
         assert lib.purge_removed() == 1        # what the app does when it quits
         with pytest.raises(ClipcoreError, match="can no longer be undone"):
             lib.undo_remove(str(tmp_path / "a"))
-    con = sqlite3.connect(tmp_path / "data" / CATALOG_FILE)
-    counts = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("removed_folders", "removed_images", "removed_vectors", "removed_hashes")]
-    assert counts == [0, 0, 0, 0]
-    assert con.execute("SELECT count(*) FROM images").fetchone()[0] == 10
-    assert con.execute("SELECT count(*) FROM vectors").fetchone()[0] == 10
+    with open_db(tmp_path / "data" / CATALOG_FILE) as con:
+        counts = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                  for t in ("removed_folders", "removed_images", "removed_vectors",
+                            "removed_hashes")]
+        assert counts == [0, 0, 0, 0]
+        assert con.execute("SELECT count(*) FROM images").fetchone()[0] == 10
+        assert con.execute("SELECT count(*) FROM vectors").fetchone()[0] == 10
 
 
 def test_undo_is_refused_once_the_folder_is_back_in_the_library(tmp_path):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.e2e import REPO_ROOT, TINY_CONFIG, make_photos, run_cli
+from tests.helpers.sqlite import open_db
 
 pytestmark = pytest.mark.slow
 
@@ -143,7 +143,7 @@ def exit_time(proc: subprocess.Popen, limit: float) -> float:
 
 def catalog_counts(data: Path) -> tuple[int, int]:
     """(photos with a vector, ok rows) from a catalog that must pass SQLite's integrity check."""
-    with sqlite3.connect(data / "catalog.sqlite") as db:
+    with open_db(data / "catalog.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         vectors = db.execute("SELECT count(*) FROM vectors").fetchone()[0]
         ok = db.execute("SELECT count(*) FROM images WHERE status = 'ok'").fetchone()[0]
@@ -196,7 +196,7 @@ def test_a_second_start_hands_its_folder_to_the_first(tmp_path, start_app):
     wait_for_line(first, "INDEXED")       # the first one took the folder and indexed it
     first.send_signal(signal.SIGTERM)
     exit_time(first, INDEXING_EXIT_S)
-    with sqlite3.connect(tmp_path / "data" / "catalog.sqlite") as db:
+    with open_db(tmp_path / "data" / "catalog.sqlite") as db:
         paths = [os.fsdecode(p) for (p,) in db.execute("SELECT path FROM folders")]
     assert paths == [str(tmp_path / "more")]
 

@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import hashlib
 import os
-import sqlite3
 import threading
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from desktop.result_actions import show_in_folder
 from desktop.widgets.viewer import decode_for_screen
 from tests.desktop.helpers import close_window, index_folder, search_text
 from tests.helpers.e2e import make_photos
+from tests.helpers.sqlite import open_db
 
 TIMEOUT = 30_000
 
@@ -317,10 +317,10 @@ def test_remove_can_be_undone_without_indexing_and_is_purged_at_quit(launch, qtb
         window.browse.confirm_remove(str(root / "b"), ask=lambda: True)
     catalog = window.controller.library.catalog.path
     close_window(qtbot, window)                                  # quitting purges it
-    con = sqlite3.connect(catalog)
-    assert con.execute("SELECT count(*) FROM removed_folders").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM removed_vectors").fetchone()[0] == 0
-    paths = [os.fsdecode(r[0]) for r in con.execute("SELECT path FROM images")]
+    with open_db(catalog) as con:
+        assert con.execute("SELECT count(*) FROM removed_folders").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM removed_vectors").fetchone()[0] == 0
+        paths = [os.fsdecode(r[0]) for r in con.execute("SELECT path FROM images")]
     assert len(paths) == len(a) and all(p.startswith(str(root / "a")) for p in paths)
     assert all(p.exists() for p in a + b)
 
