@@ -42,7 +42,8 @@ class Controller(IndexRuns, QObject):
     Signals (all delivered on the GUI thread):
     ``model_state(state, message)`` with state "loading" | "ready" | "missing" | "error";
     ``device_changed(text)``; ``folders_changed(list[FolderInfo], indexed_count)``;
-    ``indexing_started(list[str])``; ``index_progress(ProgressEvent)``;
+    ``indexing_started(list[str])``; ``index_queued(list[str])`` (folders waiting for the next
+    run); ``index_progress(ProgressEvent)``;
     ``indexing_finished(IndexSummary | None)``; ``results_ready(list[Hit], SearchRequest)``;
     ``search_failed(message)``; ``message(text)`` for non-blocking notices;
     ``skipped_ready(list[ImageRow])``; ``shutdown_done()`` once every worker has stopped;
@@ -58,6 +59,7 @@ class Controller(IndexRuns, QObject):
     device_changed = Signal(str)
     folders_changed = Signal(object, int)
     indexing_started = Signal(object)
+    index_queued = Signal(object)       # folders waiting for the next index run
     index_progress = Signal(object)
     indexing_finished = Signal(object)
     results_ready = Signal(object, object)

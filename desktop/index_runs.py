@@ -35,7 +35,7 @@ class IndexRuns:
         if self._closing:
             return
         if self.target_model is None:   # not started yet (or no model): run once it is
-            self._index_queue += [p for p in folders or [] if p not in self._index_queue]
+            self._queue(folders or [])
             return
         every = [f.path for f in self.folders]
         if folders is None:
@@ -45,10 +45,10 @@ class IndexRuns:
         else:
             wanted = list(folders)
         if self._worker is not None:
-            self._index_queue += [p for p in wanted if p not in self._index_queue]
+            self._queue(wanted)
             return
         wanted += [p for p in self._index_queue if p not in wanted]
-        self._index_queue = []
+        self._queue(None)
         if not wanted:
             return
         options = dict(self.index_options, **({"defer": frozenset(self._defer)} if self._defer
@@ -69,9 +69,19 @@ class IndexRuns:
 
     def cancel_indexing(self) -> None:
         """Stop after the current batch; what is committed stays, the next run resumes."""
-        self._index_queue = []
+        self._queue(None)
         if self._worker is not None:
             self._worker.cancel()
+
+    def _queue(self, folders: list[str] | None) -> None:
+        """Queue ``folders`` for the next run (None: empty the queue); ``index_queued`` tells."""
+        before = list(self._index_queue)
+        if folders is None:
+            self._index_queue = []
+        else:
+            self._index_queue += [p for p in folders if p not in self._index_queue]
+        if self._index_queue != before:
+            self.index_queued.emit(list(self._index_queue))
 
     def _index_done(self, summary) -> None:
         worker, self._worker, self.indexing = self._worker, None, []

@@ -48,6 +48,7 @@ class MainWindow(WindowInput, QMainWindow):
         self._search_error = ""
         self._model_state = ("loading", "")
         self._have_folders = False
+        self._queued_folders: list[str] = []
         self._closing = self._shut_down = self._dpr_connected = False
         build_window(self)
         self._connect()
@@ -61,6 +62,7 @@ class MainWindow(WindowInput, QMainWindow):
         c.folders_changed.connect(self._on_folders)
         c.watch_states.connect(self.folders_model.set_watch)
         c.indexing_started.connect(self._on_indexing_started)
+        c.index_queued.connect(self._on_index_queued)
         c.index_progress.connect(self.progress.update_progress)
         c.indexing_finished.connect(self._on_indexing_finished)
         c.results_ready.connect(self._on_results)
@@ -192,6 +194,12 @@ class MainWindow(WindowInput, QMainWindow):
         self.count_label.setText(f"{count:,} image{'s' * (count != 1)} indexed")
         self._update_page()
 
+    def _on_index_queued(self, folders) -> None:
+        """Folders waiting for the next index run show in the panel at once."""
+        self._queued_folders = list(folders)
+        self.folders_model.set_queued(folders)
+        self._update_page()
+
     def _on_indexing_started(self, folders) -> None:
         self.folders_model.set_indexing(folders)
         self.progress.start(folders)
@@ -248,7 +256,8 @@ class MainWindow(WindowInput, QMainWindow):
         self.pages.setCurrentWidget(self.empty)
         state, message = self._model_state
         page = choose_empty_page(
-            model_state=state, model_message=message, have_folders=self._have_folders,
+            model_state=state, model_message=message,
+            have_folders=self._have_folders or bool(self._queued_folders),
             indexing=bool(self.controller.indexing), search_error=self._search_error,
             query_label=None if self._request is None else self._request.label,
             hit_count=hits, min_score=self.filters.minimum)

@@ -76,7 +76,8 @@ def _subtree(top: "_Node", counts: dict) -> None:
 
 
 class FoldersModel(QAbstractItemModel):
-    """Rows: library folders (FolderInfo), plus folders added but not yet in the catalog; under
+    """Rows: library folders (FolderInfo), plus folders added but not yet in the catalog (being
+    indexed, or queued for the next run); under
     each, its sub-folders that hold photos (from the catalog: :meth:`set_subfolders`)."""
 
     def __init__(self, parent=None):
@@ -84,6 +85,7 @@ class FoldersModel(QAbstractItemModel):
         self._paths: list[str] = []
         self._info: dict[str, object] = {}
         self._indexing: set[str] = set()
+        self._queued: set[str] = set()
         self._watch: dict[str, object] = {}
         self._subfolders: dict[str, dict[str, int]] = {}
         self._root = _Node("", None, 0)
@@ -96,8 +98,15 @@ class FoldersModel(QAbstractItemModel):
         self._indexing = {next((k for k in known if p == k or p.startswith(k.rstrip(os.sep)
                                                                           + os.sep)), p)
                           for p in indexing}
-        self._paths = sorted(known | self._indexing, key=lambda p: os.path.basename(p).lower())
+        self._paths = sorted(known | self._indexing | self._queued,
+                             key=lambda p: os.path.basename(p).lower())
         self._rebuild()
+
+    def set_queued(self, queued) -> None:
+        """``queued``: folders waiting for the next index run (added while a run goes, or before
+        the model is ready); new ones show at once, as "waiting to be indexed"."""
+        self._queued = set(queued)
+        self.set_folders(list(self._info.values()), self._indexing)
 
     def set_subfolders(self, subfolders: dict) -> None:
         """``subfolders``: {library folder: {sub-folder path: photos inside}} (Library.subfolders)."""

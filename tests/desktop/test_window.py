@@ -223,6 +223,29 @@ def test_cancel_stops_indexing_and_the_next_start_resumes(launch, qtbot, tmp_pat
     assert window.count_label.text() == f"{len(paths)} images indexed"
 
 
+def test_a_folder_added_while_indexing_shows_at_once_and_is_indexed_next(launch, qtbot, tmp_path):
+    """A second folder (dropped, or handed over by a second `clipdesk`) while a long run goes is
+    listed at once as waiting, not only when the running index ends (it could take hours)."""
+    from tests.helpers.e2e import make_photos
+
+    make_photos(tmp_path / "first", 8)
+    make_photos(tmp_path / "second", 3)
+    window = launch(batch_size=4)
+    gate = IndexGate(window.controller)
+    try:
+        drop(window, file_mime(tmp_path / "first"))
+        qtbot.waitUntil(gate.reached.is_set, timeout=INDEX_TIMEOUT_MS)
+        window.controller.add_folder(str(tmp_path / "second"))
+        rows = [window.folders_model.index(r).data() for r in range(window.folders_model.rowCount())]
+        assert "second\nwaiting to be indexed" in rows and any(r.startswith("first\n") for r in rows)
+    finally:
+        gate.release()
+    qtbot.waitUntil(lambda: window.controller.library.count() == 11 and
+                    not window.controller.is_indexing, timeout=INDEX_TIMEOUT_MS)
+    rows = [window.folders_model.index(r).data() for r in range(window.folders_model.rowCount())]
+    assert any(r.startswith("second\n3 photos") for r in rows), rows
+
+
 def test_closing_during_indexing_leaves_a_consistent_catalog(launch, qtbot, tmp_path, tiny_spec):
     from tests.helpers.e2e import make_photos
 
