@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError, features
 from .errors import ImageError
 
 __all__ = ["ImageSource", "DECODE_FORMATS", "HAS_HEIF", "HAS_AVIF", "MAX_FILE_BYTES", "WHOLE_READ_BYTES",
-           "CHANGED_WHILE_READ", "source_image", "regular_file", "read_bytes", "checked_bytes",
+           "CHANGED_WHILE_READ", "CORRUPT", "os_error_reason", "source_image", "regular_file", "read_bytes", "checked_bytes",
            "check_file_size", "open_header", "too_large"]
 
 #: What the decoders accept: a path, encoded bytes, a binary file object, or a PIL image.
@@ -57,6 +57,7 @@ WHOLE_READ_BYTES = 32 * 1024 * 1024
 
 #: Skip reason for a file whose size or mtime changed while it was being read.
 CHANGED_WHILE_READ = "file changed while being read"
+CORRUPT = "truncated or corrupt image data"
 
 
 def _unchanged() -> None:
@@ -103,7 +104,7 @@ def regular_file(path: str) -> Iterator[tuple[BinaryIO, os.stat_result]]:
     except PermissionError as exc:
         raise ImageError("permission denied") from exc
     except OSError as exc:
-        raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
+        raise ImageError(os_error_reason(exc)) from exc
     try:
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
@@ -112,9 +113,18 @@ def regular_file(path: str) -> Iterator[tuple[BinaryIO, os.stat_result]]:
         with open(fd, "rb", closefd=False) as fh:
             yield fh, before
     except OSError as exc:
-        raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
+        raise ImageError(os_error_reason(exc)) from exc
     finally:
         os.close(fd)
+
+
+def os_error_reason(exc: OSError) -> str:
+    """The skip reason for an OSError met while reading or decoding a photo: one from the OS
+    (it has an errno: EIO, a drive gone) is "I/O error: <strerror>"; one without an errno is a
+    decoder's complaint about the data (Pillow raises OSError("Truncated File Read"), "broken
+    data stream ...") and reads :data:`CORRUPT` (it was "I/O error: Truncated File Read",
+    which sent people looking for a disk fault)."""
+    return f"I/O error: {exc.strerror or exc}" if exc.errno is not None else CORRUPT
 
 
 def read_bytes(source: ImageSource, path: str | None = None) -> bytes:
@@ -129,7 +139,7 @@ def read_bytes(source: ImageSource, path: str | None = None) -> bytes:
     try:
         return checked_bytes(stream.read(MAX_FILE_BYTES + 1))
     except OSError as exc:
-        raise ImageError(f"I/O error: {exc.strerror or exc}") from exc
+        raise ImageError(os_error_reason(exc)) from exc
 
 
 def checked_bytes(data: bytes) -> bytes:
@@ -152,6 +162,8 @@ def open_header(data: bytes | IO[bytes]) -> Image.Image:
         img = Image.open(fh, formats=DECODE_FORMATS)
     except UnidentifiedImageError as exc:
         raise ImageError("not an image (unrecognised format)") from exc
+    except OSError as exc:     # a header cut short: Pillow's "Truncated File Read"
+        raise ImageError(os_error_reason(exc)) from exc
     except Image.DecompressionBombError as exc:
         # Pillow's message: "Image size (2500000000 pixels) exceeds limit of ..."
         pixels = next((int(w) for w in str(exc).replace("(", " ").split() if w.isdigit()), 0)

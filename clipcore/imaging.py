@@ -33,8 +33,8 @@ from . import raw as camera_raw
 from .budget import PixelBudget, decode_budget, release_big_buffers
 from .errors import ImageError
 from .exif import date_taken, read_exif, upright as _upright_of
-from .imagefile import (CHANGED_WHILE_READ, DECODE_FORMATS, HAS_AVIF, HAS_HEIF, MAX_FILE_BYTES,
-                        ImageSource,
+from .imagefile import (CHANGED_WHILE_READ, CORRUPT, DECODE_FORMATS, HAS_AVIF, HAS_HEIF,
+                        MAX_FILE_BYTES, ImageSource,
                         WHOLE_READ_BYTES, open_header, read_bytes, source_image, too_large)
 from .pixels import rgb_reduced as _rgb_reduced, to_rgb as _to_rgb
 
@@ -144,7 +144,7 @@ def decode_image(source: ImageSource, min_side: int | None = 224, thumb_size: in
     except MemoryError as exc:
         raise ImageError("image too large (out of memory)", path) from exc
     except Exception as exc:  # any other decoder failure on bad data is a property of the file
-        raise ImageError("truncated or corrupt image data", path) from exc
+        raise ImageError(CORRUPT, path) from exc
 
 
 class ModelInput(Protocol):
@@ -190,7 +190,7 @@ def read_image(source: ImageSource) -> "bytes | Image.Image":
     except ImageError as exc:
         raise ImageError(exc.reason, path) from exc
     except Exception as exc:  # a decoder failing on bad header data is a property of the file
-        raise ImageError("truncated or corrupt image data", path) from exc
+        raise ImageError(CORRUPT, path) from exc
     return data
 
 
@@ -237,8 +237,7 @@ def _decode(source: ImageSource, path: str | None, min_side: int, thumb_size: in
                 img.load()
             except OSError as exc:
                 unsupported = "not available" in str(exc)  # Pillow: "decoder xyz not available"
-                raise ImageError("unsupported format" if unsupported else
-                                 "truncated or corrupt image data") from exc
+                raise ImageError("unsupported format" if unsupported else CORRUPT) from exc
             check_unchanged()
             exif = read_exif(img)
             # Reduce before rotating: the rotation then copies a small image, not the full one.

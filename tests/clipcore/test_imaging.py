@@ -213,6 +213,18 @@ def test_damaged_files_never_raise_anything_but_image_error(kinds):
     assert "truncated or corrupt image data" in outcomes
 
 
+def test_a_damaged_photo_on_disk_is_called_corrupt_not_an_io_error(tmp_path):
+    """Pillow reports a header cut short as OSError("Truncated File Read") (no errno); read
+    from a file it was skipped as "I/O error: Truncated File Read", which points at the disk."""
+    for name, data in {"cut.jpg": b"\xff\xd8\xff\xe0not really a jpeg",
+                       "cut.png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00"}.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(ImageError) as err:
+            decode_image(str(path), min_side=16, thumb_size=16)
+        assert err.value.reason == "truncated or corrupt image data", (name, err.value.reason)
+
+
 def test_extensions_cover_the_zoo_formats():
     for ext in (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".heic"):
         assert ext in IMAGE_EXTENSIONS
