@@ -2,27 +2,37 @@
 
 Layout: PCA (scikit-learn, exact, instant) is the first layout and the one for small libraries
 (fewer than :data:`UMAP_FROM` photos, where UMAP's neighbour graph is too thin to help); UMAP
-(umap-learn, cosine metric, 15 neighbours, ``low_memory``) is the map proper, fitted on at most
-:data:`UMAP_SAMPLE` photos: on this project's 2-core machine UMAP took 14 s for 1,000 and 390 s
-for 10,000 photos under load (numba's first compile adds ~100 s once), so a bigger library is
-mapped by fitting a random sample and placing every other photo at the similarity-weighted mean
-position of its 10 nearest fitted photos (blocked matrix products, seconds). Before UMAP the
-vectors are reduced to :data:`UMAP_INPUT_DIMS` PCA components: the neighbour search (NN-descent)
-then works on 50-d instead of 512-d vectors, several times faster and smaller in memory, and
-nearly the same neighbours (the usual recipe, e.g. umap-learn's docs on large data).
+(umap-learn, 15 neighbours, cosine distances) is the map proper. Before UMAP the vectors are
+reduced to :data:`UMAP_INPUT_DIMS` PCA components (fitted on at most :data:`PCA_SAMPLE`
+photos, applied to all in blocks), the usual recipe for big inputs (umap-learn's docs).
+UMAP is fitted on at most :data:`UMAP_SAMPLE` photos, with their cosine distances computed here
+by one matrix product and given as ``metric="precomputed"``; every other photo is placed by the
+fitted model's ``transform`` (its distances to the fitted photos, :data:`PLACE_BLOCK` photos at
+a time; cancel is checked between blocks), as new photos are later (:meth:`MapModel.place`).
+
+Where the numbers come from (100,000 synthetic 512-d vectors, this project's 2-core machine,
+benchmarks/explore.py): fitting UMAP on 5,000 photos with ``metric="cosine"`` took ~65 CPU s of
+numba compiling for NN-descent in every new process, and its ``transform`` computed distances
+with a numba function called once per pair from scikit-learn (110 CPU s per 8,192 photos);
+with precomputed distances the fit is ~4 CPU s of work plus ~25 CPU s of numba compiling once
+per process, and ``transform`` ~0.65 CPU s per 1,024 photos. :data:`UMAP_EPOCHS` 200 (instead
+of 500 for small inputs) also sets transform's epochs (a third of it). PCA fitted on 10,000
+photos instead of all of them: ~100 MB of float64 temporaries instead of ~420 MB.
 Coordinates are scaled into [0, 1] x [0, 1].
 
 New photos are placed with the fitted model's transform: a :class:`MapModel` keeps the fitted
-reducer (UMAP: ``transform``; PCA: the projection) with the photos' coordinates; when the
-reducer is not at hand (a map read back from the cache) a new photo goes to the
-similarity-weighted mean position of its 10 nearest mapped photos, which is how UMAP's own
-transform starts (umap_.py, ``init_graph_transform``), without a full refit.
+reducer (UMAP: PCA + distances to the fitted photos + ``transform``; PCA: the projection) with
+the photos' coordinates; when the reducer is not at hand (a map read back from the cache) a new
+photo goes to the similarity-weighted mean position of its 10 nearest mapped photos, which is
+how UMAP's own transform starts (umap_.py, ``init_graph_transform``), without a full refit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+import warnings
 
 import numpy as np
 
@@ -32,7 +42,10 @@ __all__ = ["UMAP_FROM", "MapModel", "fit_layout", "render_png"]
 
 UMAP_FROM = 200            # photos; fewer: PCA only
 UMAP_INPUT_DIMS = 50       # PCA components fed to UMAP
-UMAP_SAMPLE = 5_000        # photos UMAP is fitted on; the others are placed (see place())
+UMAP_SAMPLE = 4_000        # photos UMAP is fitted on; the others are placed by its transform
+PCA_SAMPLE = 10_000        # photos the PCA before UMAP is fitted on
+UMAP_EPOCHS = 200
+PLACE_BLOCK = 1_024        # photos per UMAP transform call (~0.65 CPU s)
 _PLACE_BLOCK = 4_096
 PLACE_NEIGHBOURS = 10
 
@@ -86,13 +99,35 @@ class MapModel:
 
 
 class _Pipeline:
-    """PCA then UMAP, with the ``transform`` of both (what MapModel.reducer needs)."""
+    """PCA, unit length, cosine distances to the photos UMAP was fitted on, UMAP's transform:
+    what MapModel.reducer needs. ``fitted`` (n, UMAP_INPUT_DIMS) float32 unit rows."""
 
-    def __init__(self, pca, umap):
-        self.pca, self.umap = pca, umap
+    def __init__(self, pca, umap, fitted: np.ndarray):
+        self.pca, self.umap, self.fitted = pca, umap, fitted
 
-    def transform(self, x):
-        return self.umap.transform(self.pca.transform(x))
+    def reduce(self, x: np.ndarray) -> np.ndarray:
+        return _unit(np.asarray(self.pca.transform(np.asarray(x, np.float32)), np.float32))
+
+    def transform(self, x: np.ndarray, cancel=None, progress: Progress | None = None) -> np.ndarray:
+        """(M, D) vectors -> (M, 2) UMAP coordinates, :data:`PLACE_BLOCK` rows per call."""
+        out = np.empty((len(x), 2), np.float32)
+        for start in range(0, len(x), PLACE_BLOCK):
+            check_cancel(cancel)
+            report(progress, start, len(x), "placing the other photos")
+            distances = _distances(self.reduce(x[start:start + PLACE_BLOCK]), self.fitted)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")       # "transforming with precomputed metric"
+                out[start:start + PLACE_BLOCK] = self.umap.transform(distances)
+        return out
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine distances (len(a), len(b)) float32 >= 0 between unit rows."""
+    return np.maximum(1.0 - a @ b.T, 0.0, dtype=np.float32)
 
 
 def _scale(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,8 +141,10 @@ def fit_layout(ids: np.ndarray, vectors: np.ndarray, method: str = "auto", *, se
     """Lay out ``vectors`` (N, D) float32 L2-normalised of photos ``ids`` (N,) in 2-D.
 
     ``method``: "pca", "umap", or "auto" (UMAP from :data:`UMAP_FROM` photos, else PCA).
-    Cancel is checked between the stages (PCA, neighbour graph + optimisation); UMAP's own
-    optimisation cannot be interrupted, so cancelling waits for it. Raises jobs.Cancelled.
+    Cancel is checked between the stages and between blocks of :data:`PLACE_BLOCK` photos
+    placed by UMAP's transform; UMAP's fit on its sample (at most :data:`UMAP_SAMPLE` photos,
+    seconds, plus numba's compiling the first time in a process) cannot be interrupted, so a
+    cancel then waits for it. Raises jobs.Cancelled.
     """
     from sklearn.decomposition import PCA
 
@@ -123,34 +160,47 @@ def fit_layout(ids: np.ndarray, vectors: np.ndarray, method: str = "auto", *, se
     report(progress, 0, 3, "pca")
     dims = min(UMAP_INPUT_DIMS if use_umap else 2, n, vectors.shape[1])
     pca = PCA(dims, random_state=seed, svd_solver="randomized" if n > 2000 else "auto")
-    reduced = pca.fit_transform(vectors).astype(np.float32)
+    if n <= PCA_SAMPLE:
+        reduced = pca.fit_transform(vectors).astype(np.float32)
+    else:    # fitted on a sample, applied in blocks (no (N, D) float64 copy)
+        pca.fit(vectors[np.sort(np.random.default_rng(seed + 1).choice(n, PCA_SAMPLE, replace=False))])
+        reduced = np.concatenate([np.asarray(pca.transform(vectors[s:s + _PLACE_BLOCK]), np.float32)
+                                  for s in range(0, n, _PLACE_BLOCK)])
     check_cancel(cancel)
     if not use_umap:
         coords, lo, span = _scale(reduced[:, :2])
         return MapModel(np.asarray(ids, np.int64), coords, "pca", lo, span, pca, vectors)
     report(progress, 1, 3, "umap")
-    import umap  # imported late: numba compiles on first use (seconds to minutes, once)
+    with warnings.catch_warnings():   # imported late: numba compiles on first use (once)
+        warnings.simplefilter("ignore", ImportWarning)   # "Tensorflow not installed"
+        import umap
 
     ids = np.asarray(ids, np.int64)
-    fit_rows = np.arange(n) if n <= UMAP_SAMPLE else np.sort(
-        np.random.default_rng(seed).choice(n, UMAP_SAMPLE, replace=False))
-    reducer = umap.UMAP(n_neighbors=15, min_dist=0.1, metric="cosine", random_state=seed,
-                        low_memory=True, n_jobs=1, verbose=False)
-    raw = np.asarray(reducer.fit_transform(reduced[fit_rows]), np.float32)
+    rng = np.random.default_rng(seed)
+    fit_rows = np.arange(n) if n <= UMAP_SAMPLE else np.sort(rng.choice(n, UMAP_SAMPLE, replace=False))
+    fitted = _unit(reduced[fit_rows])
+    square = _distances(fitted, fitted)
+    np.fill_diagonal(square, 0.0)
+    reducer = umap.UMAP(n_neighbors=min(15, len(fit_rows) - 1), min_dist=0.1,
+                        metric="precomputed", n_epochs=UMAP_EPOCHS, random_state=seed,
+                        n_jobs=1, verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # precomputed: no inverse_transform; n_jobs with a seed
+        raw = np.asarray(reducer.fit_transform(square), np.float32)
+    del square
     check_cancel(cancel)
     coords, lo, span = _scale(raw)
-    model = MapModel(ids[fit_rows], coords, "umap", lo, span, _Pipeline(pca, reducer),
-                     vectors[fit_rows])
-    if len(fit_rows) < n:           # the rest: placed near their nearest fitted photos
-        report(progress, 2, 3, "placing the other photos")
-        rest = np.setdiff1d(np.arange(n), fit_rows, assume_unique=True)
-        placed = MapModel(ids[fit_rows], coords, "umap", lo, span, None, vectors[fit_rows])
-        xy = placed._near(vectors[rest], cancel)
-        model = MapModel(np.concatenate([ids[fit_rows], ids[rest]]),
-                         np.concatenate([coords, np.clip(xy, 0, 1).astype(np.float32)]),
-                         "umap", lo, span, model.reducer, None)
+    pipeline = _Pipeline(pca, reducer, fitted)
+    if len(fit_rows) == n:
+        report(progress, 3, 3, "umap")
+        return MapModel(ids, coords, "umap", lo, span, pipeline, vectors)
+    report(progress, 2, 3, "placing the other photos")
+    rest = np.setdiff1d(np.arange(n), fit_rows, assume_unique=True)
+    xy = (pipeline.transform(vectors[rest], cancel, progress) - lo) / span
     report(progress, 3, 3, "umap")
-    return model
+    return MapModel(np.concatenate([ids[fit_rows], ids[rest]]),
+                    np.concatenate([coords, np.clip(xy, 0, 1).astype(np.float32)]),
+                    "umap", lo, span, pipeline, None)
 
 
 def render_png(coords: np.ndarray, out, *, size: int = 2048, colours: np.ndarray | None = None,

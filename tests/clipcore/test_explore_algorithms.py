@@ -62,6 +62,33 @@ def test_neighbour_pairs_exact_equals_brute_force():
     assert len(set(zip(a.tolist(), b.tolist()))) == len(a)
 
 
+def test_ann_candidates_come_in_small_blocks_and_cancel_stops_after_the_current_one():
+    from clipcore.duplicates import ANN_BLOCK
+
+    v, _ = blobs(n_clusters=4, per=400, dim=16)
+    calls = []
+    stop = threading.Event()
+
+    def knn_all(start, end, k):       # exact, like an ANN index that finds every neighbour
+        calls.append((start, end))
+        sims = v[start:end] @ v.T
+        nb = np.argsort(-sims, axis=1)[:, :k + 1]
+        return nb, np.take_along_axis(sims, nb, axis=1)
+
+    assert [x.tolist() for x in neighbour_pairs(v, 0.9, k=5, knn_all=knn_all)[:2]] == [
+        x.tolist() for x in neighbour_pairs(v, 0.9, k=5)[:2]]
+    assert max(end - start for start, end in calls) == ANN_BLOCK <= 512
+    calls.clear()
+
+    def cancelled_after_one(start, end, k):
+        stop.set()
+        return knn_all(start, end, k)
+
+    with pytest.raises(Cancelled):
+        neighbour_pairs(v, 0.9, k=5, knn_all=cancelled_after_one, cancel=stop)
+    assert len(calls) == 1
+
+
 def test_group_duplicates_needs_both_a_close_vector_and_a_close_hash():
     v = unit(np.array([[1, 0, 0], [1, 0.01, 0], [0, 1, 0], [0, 1, 0.01], [0, 0, 1]], np.float32))
     hashes = [(0, 0), (1, 0), (0, 0), (-1, -1), None]       # rows 2, 3: hashes far apart
@@ -170,3 +197,50 @@ def test_pca_map_places_new_photos_near_their_neighbours(tmp_path):
                colours=np.concatenate([labels[:60], labels[[0, 20, 40]]]))
     with Image.open(tmp_path / "map.png") as png:
         assert png.size == (128, 128)
+
+
+@pytest.fixture(scope="module")
+def umap_compiled():
+    """numba compiles UMAP's functions once per process (~25 CPU s, over a minute under
+    load): done here, outside the tests' time limit."""
+    v, _ = blobs(n_clusters=2, per=40, dim=8)
+    fit_layout(np.arange(80), v, "umap").place(np.array([80]), v[:1])
+
+
+def test_umap_map_fits_a_sample_and_places_the_rest_with_its_transform(monkeypatch, umap_compiled):
+    import clipcore.libmap as libmap
+
+    monkeypatch.setattr(libmap, "UMAP_SAMPLE", 240)
+    monkeypatch.setattr(libmap, "PLACE_BLOCK", 50)
+    v, labels = blobs(n_clusters=4, per=100, dim=32)
+    phases = []
+    m = fit_layout(np.arange(400), v, "umap", progress=lambda d, t, p: phases.append(p))
+    assert m.method == "umap" and sorted(m.ids.tolist()) == list(range(400))
+    assert phases.count("placing the other photos") >= 160 // 50   # placed block by block
+    assert m.coords.min() >= 0 and m.coords.max() <= 1
+    blob = labels[m.ids]
+    d = ((m.coords[:, None] - m.coords[None]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    assert (blob[d.argmin(1)] == blob).mean() >= 0.95     # fitted and placed photos mix by blob
+    new = m.place(np.array([1000, 1001]), v[[0, 399]])    # new photos: the fitted transform
+    for xy, want in zip(new.coords[-2:], (labels[0], labels[399])):
+        assert blob[np.argmin(((m.coords - xy) ** 2).sum(-1))] == want
+
+
+def test_cancel_stops_placing_the_other_photos_after_the_current_block(monkeypatch, umap_compiled):
+    import clipcore.libmap as libmap
+
+    monkeypatch.setattr(libmap, "UMAP_SAMPLE", 240)
+    monkeypatch.setattr(libmap, "PLACE_BLOCK", 20)
+    v, _ = blobs(n_clusters=4, per=100, dim=32)
+    stop = threading.Event()
+    placing = []
+
+    def progress(done, total, phase):
+        if phase == "placing the other photos":
+            placing.append(done)
+            stop.set()
+
+    with pytest.raises(Cancelled):
+        fit_layout(np.arange(400), v, "umap", cancel=stop, progress=progress)
+    assert len(placing) <= 2                            # not all 8 blocks of 20
