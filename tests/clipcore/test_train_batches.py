@@ -92,3 +92,24 @@ def test_heldout_sets_from_the_augmented_renderer_come_class_by_class():
     assert [im.tobytes() for im in images] == [im.tobytes() for im in again]
     with pytest.raises(ValueError, match="unknown renderer"):
         draw_heldout("nope", seed=5, per_class=1)
+
+
+def test_averaged_label_aware_loss_leaves_no_colour_only_shortcut():
+    """Two red circles, captions "red" and "a circle" (both true of both). An image that
+    matches only the colour caption (shape-blind) costs nothing with the log of the mass on
+    the positives (the shortcut that learned colour but not shape), but costs with the mean
+    of -log p over the positives (label-average): each true caption needs its share."""
+    from tools.train_shapes import COLOUR_INDEX, SHAPE_INDEX, label_aware_loss
+
+    red, circle = COLOUR_INDEX["red"], SHAPE_INDEX["circle"]
+    labels = torch.tensor([[red, circle, red, -1], [red, circle, -1, circle]])
+    images = torch.tensor([[1.0, 0.0], [1.0, 0.0]])          # both on the colour caption
+    texts = torch.tensor([[1.0, 0.0], [0.0, 1.0]])           # "red", "a circle"
+    scale = torch.tensor(20.0)
+    shortcut = label_aware_loss(images, texts, scale, labels, image_weight=0.0)
+    averaged = label_aware_loss(images, texts, scale, labels, image_weight=0.0, average=True)
+    assert float(shortcut) == pytest.approx(0.0, abs=1e-5)
+    assert float(averaged) > 1.0
+    # Both captions given an equal share: the averaged loss falls to its floor, log 2.
+    both = torch.nn.functional.normalize(torch.tensor([[1.0, 1.0], [1.0, 1.0]]), dim=-1)
+    assert float(label_aware_loss(both, texts, scale, labels, image_weight=0.0, average=True)) < float(averaged)
