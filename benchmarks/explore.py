@@ -10,8 +10,9 @@ the 100,000-vector one benchmarks/browse.py keeps in the scratch folder, HNSW M=
 ef_construction=64) and the duplicate finder queries that library's own saved HNSW index
 through ``Library.neighbours``, as ``find_duplicates`` does; the 1% planted copies then exist
 only in memory (they are the queries, their sources are in the index), and building the
-100,000-vector index under load (which never finished on this machine) is skipped. Cancel latency: a second run of each job is cancelled 1 s after its start; the table
-says how long it took to stop. Peak extra RAM: the highest RSS sampled every 50 ms during the
+100,000-vector index under load (which never finished on this machine) is skipped. Cancel
+latency: a second run of each job is cancelled half-way (after half the first run's wall time,
+at least 1 s), inside its longest stage; the table says how long it took to stop. Peak extra RAM: the highest RSS sampled every 50 ms during the
 job minus the RSS before it. CPU seconds: the process's CPU time during the job (all threads):
 on a shared machine the wall time says how long a user waited, the CPU time how much work the
 job is.
@@ -151,7 +152,7 @@ def main(argv=None) -> str:
         print(f"{name} ...", file=sys.stderr, flush=True)
         load = os.getloadavg()[0]
         result, seconds, cpu, extra = _timed(fn)
-        stop = _cancel_latency(fn)
+        stop = _cancel_latency(fn, max(1.0, seconds / 2))
         results[name] = (result, seconds, extra)
         detail = {"duplicates": lambda r: f"{len(r)} groups (planted {len(dup)} copies)",
                   "groups": lambda r: f"{len(r)} groups",

@@ -14,7 +14,7 @@ Where the numbers come from: at 100,000 synthetic 512-d vectors (benchmarks/expl
 earlier search (12 grid ks + every k around the best, MiniBatchKMeans on 10,000 photos, float32)
 took 324 CPU s; 11 of the 12 CPU s of one k = 80 fit were scikit-learn's k-means++ computing
 float32 distances in small float64-upcast chunks, hence float64 input and a 4,000-photo sample
-(50 photos per group at k = 80): the search now takes ~15 fits and ~26 CPU s in all (see
+(50 photos per group at k = 80): the search now takes ~15 fits and 28 CPU s in all (see
 benchmarks/RESULTS.md). Measured on 24 classes of drawn shapes with the shapes model
 (tests/clipcore/test_groups.py): the silhouette picks k = 24, purity and inverse purity >= 0.9.
 HDBSCAN (min_cluster_size 3) reached 0.95 / 0.94 there but needs its own size parameter,
