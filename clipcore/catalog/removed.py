@@ -68,6 +68,37 @@ _COLS = ", ".join(IMAGE_COLUMNS)
 _WITH_FOLDER = ", ".join("?" if c == "folder_id" else c for c in IMAGE_COLUMNS)
 
 
+def _copy_folder_rows(c: sqlite3.Connection, source: int, target: int, *, back: bool,
+                      generation: int = 0) -> np.ndarray:
+    """Inside a transaction: copy one folder's ``images`` rows, their vectors and perceptual
+    hashes from the live tables to their ``removed_`` twins (``back``: the other way), the
+    folder id rewritten from ``source`` to ``target``. Vectors coming back get ``generation``
+    as their ``seq`` and only for models the catalog still has. The source rows are left for
+    the caller. Returns the image ids, (N,) int64."""
+    stash = source if back else target             # the folder's id in removed_images
+    live, kept = ("images", "image_hashes"), ("removed_images", "removed_hashes")
+    (images_from, hashes_from), (images_to, hashes_to) = (kept, live) if back else (live, kept)
+    c.execute(f"INSERT INTO {images_to} ({_COLS}) SELECT {_WITH_FOLDER} FROM {images_from} "
+              "WHERE folder_id = ?", (target, source))
+    if back:
+        c.execute("""INSERT INTO vectors (image_id, model_id, seq, vector)
+                     SELECT v.image_id, v.model_id, ?, v.vector FROM removed_vectors v
+                       JOIN removed_images r ON r.id = v.image_id
+                      WHERE r.folder_id = ? AND v.model_id IN (SELECT id FROM models)""",
+                  (generation, stash))
+    else:
+        c.execute("""INSERT INTO removed_vectors (image_id, model_id, vector)
+                     SELECT v.image_id, v.model_id, v.vector FROM vectors v
+                       JOIN removed_images r ON r.id = v.image_id WHERE r.folder_id = ?""",
+                  (stash,))
+    c.execute(f"""INSERT INTO {hashes_to} (image_id, phash, dhash)
+                  SELECT h.image_id, h.phash, h.dhash FROM {hashes_from} h
+                    JOIN removed_images r ON r.id = h.image_id WHERE r.folder_id = ?""",
+              (stash,))
+    return np.array(c.execute("SELECT id FROM removed_images WHERE folder_id = ?",
+                              (stash,)).fetchall(), np.int64).reshape(-1)
+
+
 def _forget(c: sqlite3.Connection, stash_id: int) -> None:
     """Inside a transaction: drop one stashed folder and everything kept with it."""
     inside = "SELECT id FROM removed_images WHERE folder_id = ?"
@@ -94,18 +125,7 @@ class RemovedTable(Table):
             stash = int(c.execute(
                 "INSERT INTO removed_folders (path, added_ns, pending, removed_ns) "
                 "VALUES (?, ?, ?, ?)", (*row, time.time_ns())).lastrowid or 0)
-            c.execute(f"INSERT INTO removed_images ({_COLS}) SELECT {_WITH_FOLDER} FROM images "
-                      "WHERE folder_id = ?", (stash, folder_id))
-            c.execute("""INSERT INTO removed_vectors (image_id, model_id, vector)
-                         SELECT v.image_id, v.model_id, v.vector FROM vectors v
-                           JOIN removed_images r ON r.id = v.image_id WHERE r.folder_id = ?""",
-                      (stash,))
-            c.execute("""INSERT INTO removed_hashes (image_id, phash, dhash)
-                         SELECT h.image_id, h.phash, h.dhash FROM image_hashes h
-                           JOIN removed_images r ON r.id = h.image_id WHERE r.folder_id = ?""",
-                      (stash,))
-            ids = np.array(c.execute("SELECT id FROM removed_images WHERE folder_id = ?",
-                                     (stash,)).fetchall(), np.int64).reshape(-1)
+            ids = _copy_folder_rows(c, folder_id, stash, back=False)
             crops = crop_keys(c, ids)       # (not kept aside: the next index run remakes them)
             c.execute("DELETE FROM folders WHERE id = ?", (folder_id,))   # images, vectors...
             generation = bump_generation(c)
@@ -130,19 +150,7 @@ class RemovedTable(Table):
             fid = int(c.execute("INSERT INTO folders (path, added_ns, pending) VALUES (?, ?, ?)",
                                 (key, added_ns, pending)).lastrowid or 0)
             generation = bump_generation(c)
-            c.execute(f"INSERT INTO images ({_COLS}) SELECT {_WITH_FOLDER} FROM removed_images "
-                      "WHERE folder_id = ?", (fid, stash))
-            c.execute("""INSERT INTO vectors (image_id, model_id, seq, vector)
-                         SELECT v.image_id, v.model_id, ?, v.vector FROM removed_vectors v
-                           JOIN removed_images r ON r.id = v.image_id
-                          WHERE r.folder_id = ? AND v.model_id IN (SELECT id FROM models)""",
-                      (generation, stash))
-            c.execute("""INSERT INTO image_hashes (image_id, phash, dhash)
-                         SELECT h.image_id, h.phash, h.dhash FROM removed_hashes h
-                           JOIN removed_images r ON r.id = h.image_id WHERE r.folder_id = ?""",
-                      (stash,))
-            ids = np.array(c.execute("SELECT id FROM removed_images WHERE folder_id = ?",
-                                     (stash,)).fetchall(), np.int64).reshape(-1)
+            ids = _copy_folder_rows(c, stash, fid, back=True, generation=generation)
             _forget(c, stash)
         return fid, ids
 

@@ -15,9 +15,22 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QDoubleSpinBox, QFrame, QHBoxLayout, QLabel, QToolButton,
                                QWidget)
 
-__all__ = ["QueryChips", "ExampleChip", "FolderChip"]
+__all__ = ["QueryChips", "ExampleChip", "FolderChip", "CHIP_SIDE", "set_chip_picture"]
 
-CHIP_SIDE = 22
+CHIP_SIDE = 22      # logical px of a chip's picture
+
+
+def set_chip_picture(label: QLabel, pixmap: QPixmap | None) -> bool:
+    """Show ``pixmap`` in a chip's ``label`` at CHIP_SIDE logical px (aspect kept, sharp at the
+    screen's device pixel ratio). False, the label left as it was, when there is no picture."""
+    if pixmap is None or pixmap.isNull():
+        return False
+    dpr = label.devicePixelRatioF()
+    scaled = pixmap.scaled(QSize(CHIP_SIDE, CHIP_SIDE) * dpr, Qt.AspectRatioMode.KeepAspectRatio,
+                           Qt.TransformationMode.SmoothTransformation)
+    scaled.setDevicePixelRatio(dpr)
+    label.setPixmap(scaled)
+    return True
 _STYLE = {1: "QFrame#chip { background: #e3eefc; border: 1px solid #9bb9e4; border-radius: 6px; }",
           -1: "QFrame#chip { background: #fbe3e3; border: 1px solid #e09b9b; border-radius: 6px; }"}
 
@@ -83,13 +96,7 @@ class ExampleChip(QFrame):
         self.setStyleSheet(_STYLE[1 if positive else -1])
 
     def set_picture(self, pixmap: QPixmap | None) -> None:
-        if pixmap is None or pixmap.isNull():
-            return
-        dpr = self.devicePixelRatioF()
-        scaled = pixmap.scaled(QSize(CHIP_SIDE, CHIP_SIDE) * dpr, Qt.AspectRatioMode.KeepAspectRatio,
-                               Qt.TransformationMode.SmoothTransformation)
-        scaled.setDevicePixelRatio(dpr)
-        self.picture.setPixmap(scaled)
+        set_chip_picture(self.picture, pixmap)
 
 
 class FolderChip(QFrame):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QToolButton, QWidget
+
+from .query_chips import CHIP_SIDE, set_chip_picture
 
 __all__ = ["SearchBar", "DEBOUNCE_MS"]
 
 DEBOUNCE_MS = 350   # typing pause before search-as-you-type fires (ms)
-CHIP_SIDE = 22      # logical px of the query-image picture in the chip
 
 
 class ImageChip(QWidget):
@@ -43,14 +44,8 @@ class ImageChip(QWidget):
         self.show()
 
     def set_picture(self, pixmap: QPixmap | None) -> None:
-        if pixmap is None or pixmap.isNull():
+        if not set_chip_picture(self.picture, pixmap):
             self.picture.clear()
-            return
-        dpr = self.devicePixelRatioF()
-        scaled = pixmap.scaled(QSize(CHIP_SIDE, CHIP_SIDE) * dpr, Qt.AspectRatioMode.KeepAspectRatio,
-                               Qt.TransformationMode.SmoothTransformation)
-        scaled.setDevicePixelRatio(dpr)
-        self.picture.setPixmap(scaled)
 
 
 class SearchBar(QWidget):

@@ -38,6 +38,18 @@ def encoder(tiny_spec):
 
 
 @pytest.fixture
+def restore_cpu_settings():
+    """torch's CPU thread count and denormal flushing as they were before the test (loading
+    a CPU model changes both, process-wide: clipcore.devices.configure_cpu)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+    torch.set_flush_denormal(False)
+
+
+@pytest.fixture
 def library(tmp_path):
     """A fresh library in ``tmp_path / "data"``, closed after the test."""
     from clipcore.library import Library

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -10,23 +9,13 @@ import shutil
 import signal
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from clipcore.cli import main
-from tests.helpers.e2e import TINY_CONFIG, assert_one_line_error, cli_env, make_photos
+from tests.helpers.e2e import TINY_CONFIG, assert_one_line_error, cli, cli_env, make_photos
 
 MODEL = ["--model", str(TINY_CONFIG)]
-
-
-def cli(*args) -> tuple[int, str, str]:
-    """Run `clipcore ARGS` in-process; returns (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
 
 
 def _assert_error(code, err, *words):

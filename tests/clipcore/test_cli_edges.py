@@ -3,26 +3,15 @@ stdout pipe (`clipcore info | head`), an unknown --model, a catalog file that is
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
-from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
-from clipcore.cli import main
-from tests.helpers.e2e import (TINY_CONFIG, assert_one_line_error, cli_command, cli_env,
+from tests.helpers.e2e import (TINY_CONFIG, assert_one_line_error, cli, cli_command, cli_env,
                                make_photos, run_cli)
 
 MODEL = ["--model", str(TINY_CONFIG)]
-
-
-def cli(*args) -> tuple[int, str, str]:
-    """Run `clipcore ARGS` in-process; returns (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

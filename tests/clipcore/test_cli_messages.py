@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import os
-from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
-from clipcore.cli import main
-from tests.helpers.e2e import TINY_CONFIG, make_photos
+from tests.helpers.e2e import TINY_CONFIG, cli, make_photos
 
 MODEL = ["--model", str(TINY_CONFIG)]
 SHAPES = ["--model", "shapes"]
-
-
-def cli(*args) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main([str(a) for a in args])
-    return code, out.getvalue(), err.getvalue()
 
 
 def error_line(code: int, err: str, expected_code: int = 1) -> str:

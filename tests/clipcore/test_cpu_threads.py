@@ -15,14 +15,6 @@ from clipcore.encoder import Encoder
 
 
 @pytest.fixture
-def restore_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-    torch.set_flush_denormal(False)
-
-
-@pytest.fixture
 def smt_machine(monkeypatch):
     """A machine with 3 physical cores and 6 logical CPUs, all of them usable."""
     counts = {True: 6, False: 3}
@@ -33,8 +25,8 @@ def smt_machine(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
 
 
-def test_loading_a_cpu_model_uses_one_thread_per_physical_core(smt_machine, restore_threads,
-                                                               tiny_spec):
+def test_loading_a_cpu_model_uses_one_thread_per_physical_core(smt_machine,
+                                                               restore_cpu_settings, tiny_spec):
     torch.set_num_threads(1)
     encoder = Encoder.load(tiny_spec)
     assert torch.get_num_threads() == 3

@@ -16,27 +16,16 @@ import subprocess
 import numpy as np
 import pytest
 
-from clipcore.cli import main
 from clipcore.indexer import index_folders
 from clipcore.library import Library
-from tests.helpers.e2e import TINY_CONFIG, assert_one_line_error, cli_command, cli_env, make_photos
+from tests.helpers.e2e import (TINY_CONFIG, assert_one_line_error, cli_captured, cli_command,
+                               cli_env, make_photos, one_line_error)
 from tests.helpers.sqlite import open_db
 
 
 def _cli(capsys, data, *args) -> tuple[int, str, str]:
     """`clipcore ARGS --data-dir DATA` in this process: (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    code = main([*map(str, args), "--data-dir", str(data)])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line_error(result, *words) -> str:
-    code, _, err = result
-    lines = [line for line in err.splitlines() if line.startswith("clipcore: error:")]
-    assert code == 1 and len(lines) == 1 and "Traceback" not in err, err
-    assert all(w.lower() in lines[0].lower() for w in words), lines[0]
-    return lines[0]
+    return cli_captured(capsys, *args, "--data-dir", data)
 
 
 def _index(folder, data, tiny_spec):
@@ -107,9 +96,9 @@ def test_damaged_pages_give_the_catalogs_message_naming_repair(tmp_path, tiny_sp
     data = tmp_path / "data"
     _index(tmp_path / "p", data, tiny_spec)
     _corrupt_table(data, "vectors")
-    line = _one_line_error(_cli(capsys, data, "search", "anything"), "damaged", "clipcore repair")
+    line = one_line_error(_cli(capsys, data, "search", "anything"), "damaged", "clipcore repair")
     assert "unexpected" not in line and "--debug" not in line
-    _one_line_error(_cli(capsys, data, "info", "--check"), "damaged", "clipcore repair")
+    one_line_error(_cli(capsys, data, "info", "--check"), "damaged", "clipcore repair")
 
 
 def test_a_zero_byte_catalog_beside_index_files_is_refused(tmp_path, tiny_spec, capsys):
@@ -119,7 +108,7 @@ def test_a_zero_byte_catalog_beside_index_files_is_refused(tmp_path, tiny_spec, 
     assert list(data.glob("ann-*"))
     (data / "catalog.sqlite").write_bytes(b"")
     for args in (["search", "anything"], ["info"], ["index", tmp_path / "p", "--model", TINY_CONFIG]):
-        _one_line_error(_cli(capsys, data, *args), "empty (0 bytes)", "lost")
+        one_line_error(_cli(capsys, data, *args), "empty (0 bytes)", "lost")
     assert (data / "catalog.sqlite").stat().st_size == 0
 
 

@@ -14,14 +14,6 @@ from clipcore.encoder import Encoder, pick_device
 from clipcore.errors import ClipcoreError
 
 
-@pytest.fixture
-def restore_cpu_settings():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-    torch.set_flush_denormal(False)
-
-
 def test_auto_picks_cuda_then_mps_then_cpu():
     device = pick_device("auto")
     if torch.cuda.is_available():

@@ -21,32 +21,15 @@ import pytest
 from PIL import Image
 
 from clipcore import scanner
-from clipcore.cli import main
 from clipcore.indexer import index_folders
 from clipcore.library import Library
 from clipcore.textout import path_fields, shown
 from tests.helpers import zoo
-from tests.helpers.e2e import TINY_CONFIG, make_photos, run_cli
+from tests.helpers.e2e import TINY_CONFIG, cli_captured, make_photos, one_line_error, run_cli
 
 # What may reach a terminal from a plain-text output: no C0 control but newline, no DEL, no
 # C1 control, no lone surrogate (an undecodable byte printed raw).
 _RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\udc80-\udcff]")
-
-
-def _cli(capsys, *args) -> tuple[int, str, str]:
-    """`clipcore ARGS` in this process (the model loads fast here): (exit code, out, err)."""
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line_error(result, *words) -> str:
-    code, _, err = result
-    lines = [line for line in err.splitlines() if line.startswith("clipcore: error:")]
-    assert code == 1 and len(lines) == 1 and "Traceback" not in err, err
-    assert all(w.lower() in lines[0].lower() for w in words), lines[0]
-    return lines[0]
 
 
 def test_shown_escapes_what_drives_a_terminal_and_nothing_else():
@@ -90,26 +73,26 @@ def _assert_safe(text: str) -> None:
 def test_plain_text_outputs_show_names_escaped(named_library, capsys):
     folder, data, index_run = named_library
     _assert_safe(index_run.stdout + index_run.stderr.replace("\r", "\n"))   # (tqdm's \r)
-    code, out, err = _cli(capsys, "search", "anything", "-k", "4", "--data-dir", data)
+    code, out, err = cli_captured(capsys, "search", "anything", "-k", "4", "--data-dir", data)
     assert code == 0, err
     _assert_safe(out + err)
     lines = out.splitlines()
     assert len(lines) == 1 + 4, lines          # the header and one line per hit: none faked
     assert not any(line.startswith("ETC-SHADOW") for line in lines)
     assert any("fake\\nETC-SHADOW: file is empty.png" in line for line in lines)
-    code, info, err = _cli(capsys, "info", "--data-dir", data)
+    code, info, err = cli_captured(capsys, "info", "--data-dir", data)
     _assert_safe(info + err)
     assert "\\x1b[31mred\\nETC-SHADOW: file is empty.jpg: not an image" in info
     assert not any(line.startswith("ETC-SHADOW") for line in info.splitlines())
-    missing = _cli(capsys, "similar", folder / "gone\x1b]0;x\x07.png", "--data-dir", data)
-    line = _one_line_error(missing, "no such file")
+    missing = cli_captured(capsys, "similar", folder / "gone\x1b]0;x\x07.png", "--data-dir", data)
+    line = one_line_error(missing, "no such file")
     _assert_safe(missing[2])
     assert "gone\\x1b]0;x\\x07.png" in line
 
 
 def test_json_gives_every_name_exactly(named_library, capsys):
     folder, data, _ = named_library
-    code, out, err = _cli(capsys, "search", "anything", "-k", "10", "--json", "--data-dir", data)
+    code, out, err = cli_captured(capsys, "search", "anything", "-k", "10", "--json", "--data-dir", data)
     assert code == 0, err
     hits = json.loads(out)
     names = {os.fsencode(h["path"]) for h in hits}
@@ -132,13 +115,13 @@ def test_info_summarises_skipped_files_by_reason(tmp_path, capsys):
     for size in ((60000, 1), (1, 60000)):
         Image.new("RGB", size).save(folder / f"thin_{size[0]}x{size[1]}.png")
     data = ["--data-dir", tmp_path / "data"]
-    assert _cli(capsys, "index", folder, "--model", TINY_CONFIG, *data)[0] == 0
-    info = _cli(capsys, "info", *data)[1]
+    assert cli_captured(capsys, "index", folder, "--model", TINY_CONFIG, *data)[0] == 0
+    info = cli_captured(capsys, "info", *data)[1]
     assert re.search(r"^\s+25\s+not an image \(unrecognised format\)$", info, re.M), info
     assert re.search(r"^\s+2\s+extreme aspect ratio$", info, re.M), info
     listed = [line for line in info.splitlines() if line.startswith(f"  {folder}/")]
     assert len(listed) == 20 and "--all" in info
-    every = _cli(capsys, "info", "--all", *data)[1]
+    every = cli_captured(capsys, "info", "--all", *data)[1]
     assert len([line for line in every.splitlines() if line.startswith(f"  {folder}/")]) == 27
 
 
@@ -167,11 +150,11 @@ def test_a_fifo_query_image_is_not_a_regular_file(tmp_path, capsys):
     folder = tmp_path / "photos"
     make_photos(folder, 2)
     data = ["--data-dir", tmp_path / "data"]
-    assert _cli(capsys, "index", folder, "--model", TINY_CONFIG, *data)[0] == 0
+    assert cli_captured(capsys, "index", folder, "--model", TINY_CONFIG, *data)[0] == 0
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)
-    _one_line_error(_cli(capsys, "similar", fifo, *data), "not a regular file")
-    _one_line_error(_cli(capsys, "search", f"beach + {fifo}", *data), "not a regular file")
+    one_line_error(cli_captured(capsys, "similar", fifo, *data), "not a regular file")
+    one_line_error(cli_captured(capsys, "search", f"beach + {fifo}", *data), "not a regular file")
 
 
 def test_legacy_pickle_checkpoints_give_no_raw_torch_warning(tmp_path, tiny_spec):

@@ -30,6 +30,13 @@ def snapshot(library, encoder):
     return {r.path: library.vector(r.id, encoder.identity) for r in library.images(ids)}
 
 
+def indexed(library, encoder, folder: Path, n: int, *, seed: int):
+    """``n`` photos made in ``folder`` and indexed; returns the library's snapshot."""
+    make_photos(folder, n, seed=seed)
+    run(library, [folder], encoder)
+    return snapshot(library, encoder)
+
+
 def assert_kept(library, encoder, before, summary, folder, reason):
     """Nothing removed or embedded; the folder is reported offline; every photo still found."""
     assert summary.removed == 0 and summary.new == 0, summary
@@ -96,9 +103,7 @@ def test_empty_mount_point_keeps_everything_and_nothing_is_embedded_on_return(
 
 def test_missing_folder(tmp_path, library, encoder):
     drive = tmp_path / "nas"
-    make_photos(drive, 4, seed=2)
-    run(library, [drive], encoder)
-    before = snapshot(library, encoder)
+    before = indexed(library, encoder, drive, 4, seed=2)
     drive.rename(tmp_path / "away")
     summary, encoded = run(library, [drive], encoder)
     assert encoded == 0 and summary.kept_offline == 4
@@ -124,9 +129,7 @@ def test_dangling_symlink(tmp_path, library, encoder):
 def test_unreadable_folder(tmp_path, library, encoder, monkeypatch):
     """(The tests run as root, which reads a chmod-000 folder: the refusal is injected.)"""
     drive = tmp_path / "share"
-    make_photos(drive, 4, seed=4)
-    run(library, [drive], encoder)
-    before = snapshot(library, encoder)
+    before = indexed(library, encoder, drive, 4, seed=4)
     real = os.scandir
 
     def refuse(path="."):
@@ -145,9 +148,7 @@ def test_unreadable_folder(tmp_path, library, encoder, monkeypatch):
 
 def test_another_device_at_the_mount_point(tmp_path, library, encoder, monkeypatch):
     drive = tmp_path / "card"
-    make_photos(drive, 5, seed=5)
-    run(library, [drive], encoder)
-    before = snapshot(library, encoder)
+    before = indexed(library, encoder, drive, 5, seed=5)
     shutil.move(drive, tmp_path / "unplugged")
     make_photos(drive, 1, seed=6, prefix="other")  # another card, with another photo
     with monkeypatch.context() as m:

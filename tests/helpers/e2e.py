@@ -3,9 +3,11 @@ subprocess, and snapshots of a folder tree (to prove nothing in it was touched).
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +61,38 @@ def run_cli(args, data_dir: Path, *, prelude: str = "", cwd: Path | None = None,
         cli_command(args, prelude), env=cli_env(data_dir, **extra_env), cwd=cwd or REPO_ROOT,
         capture_output=True, text=True, errors="surrogateescape", timeout=timeout,
     )
+
+
+def cli(*args) -> tuple[int, str, str]:
+    """Run `clipcore ARGS` in this process; returns (exit code, stdout, stderr)."""
+    from clipcore.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def cli_captured(capsys, *args) -> tuple[int, str, str]:
+    """Run `clipcore ARGS` in this process, its output taken from pytest's ``capsys``:
+    (exit code, stdout, stderr)."""
+    from clipcore.cli import main
+
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(result: tuple[int, str, str], *words: str) -> str:
+    """Check an in-process failure, ``result`` = (exit code, stdout, stderr): exit 1, no
+    traceback, one `clipcore: error:` line containing each of ``words`` (case-insensitive).
+    Returns that line."""
+    code, _, err = result
+    lines = [line for line in err.splitlines() if line.startswith("clipcore: error:")]
+    assert code == 1 and len(lines) == 1 and "Traceback" not in err, err
+    assert all(w.lower() in lines[0].lower() for w in words), lines[0]
+    return lines[0]
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *words: str) -> str:
