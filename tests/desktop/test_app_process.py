@@ -45,6 +45,8 @@ def create_window(*args, **kwargs):
     window = _create(*args, **kwargs)
     window.controller.index_options.update(batch_size=4, commit_every=8)
     window.controller.indexing_finished.connect(lambda _summary: print("INDEXED", flush=True))
+    window.controller.watch_states.connect(lambda states: any(
+        s.mode == "watching" for s in states.values()) and print("WATCHING", flush=True))
     if WHEN == "indexing":
         commits = []
         def on_progress(event):
@@ -181,6 +183,33 @@ def test_quitting_while_indexing_keeps_what_was_committed(tmp_path, action, star
     assert done.returncode == 0, done.stderr
     assert f"{len(photos) - indexed} new" in done.stdout
     assert catalog_counts(tmp_path / "data") == (len(photos), len(photos))
+
+
+@pytest.mark.timeout(600)       # two index runs and an app start: over 120 s under load
+@pytest.mark.parametrize("action", ["key", "SIGINT"])
+def test_quitting_while_the_watch_indexes_new_photos_keeps_what_was_committed(tmp_path, action,
+                                                                              start_app):
+    """The library folder is watched; photos moved into it start a run, and the app is quit
+    (Ctrl+Q, or Ctrl+C in the terminal that started it) at that run's first commit."""
+    folder, data = tmp_path / "photos", tmp_path / "data"
+    make_photos(folder, 2, seed=20)
+    assert run_cli(["index", folder, "--model", TINY_CONFIG], data).returncode == 0
+    proc = start_app(tmp_path, action="signal" if action == "SIGINT" else action,
+                     when="indexing")
+    wait_for_line(proc, "WATCHING")
+    camera = tmp_path / "camera"
+    for photo in make_photos(camera, 300, seed=21, size=64):
+        os.utime(photo, (time.time() - 3600,) * 2)      # settled files, not being written
+    camera.rename(folder / "camera")
+    wait_for_line(proc, "QUIT")
+    if action == "SIGINT":
+        proc.send_signal(signal.SIGINT)
+    exit_time(proc, INDEXING_EXIT_S)
+    indexed, _ = catalog_counts(data)
+    assert 2 < indexed < 2 + 300          # committed work kept; the run was cancelled
+    done = run_cli(["index", "--model", TINY_CONFIG], data, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"{2 + 300 - indexed} new" in done.stdout
 
 
 def test_a_second_start_hands_its_folder_to_the_first(tmp_path, start_app):
