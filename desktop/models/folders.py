@@ -94,11 +94,14 @@ class FoldersModel(QAbstractItemModel):
         """``folders``: FolderInfo list from the catalog; ``indexing``: paths being indexed."""
         self._info = {f.path: f for f in folders}
         known = set(self._info)
-        # a folder inside a library folder (a watch run) shows as its library folder
-        self._indexing = {next((k for k in known if p == k or p.startswith(k.rstrip(os.sep)
-                                                                          + os.sep)), p)
-                          for p in indexing}
-        self._paths = sorted(known | self._indexing | self._queued,
+
+        def shown(path: str) -> str:
+            # a folder inside a library folder (a watch run) shows as its library folder
+            return next((k for k in known if path == k
+                         or path.startswith(k.rstrip(os.sep) + os.sep)), path)
+
+        self._indexing = {shown(p) for p in indexing}
+        self._paths = sorted(known | self._indexing | {shown(p) for p in self._queued},
                              key=lambda p: os.path.basename(p).lower())
         self._rebuild()
 

@@ -370,3 +370,19 @@ def test_screenshot_of_results(launch, qtbot, photos, tmp_path):
     centre = window.results_view.viewport().mapTo(window, rect.center())
     dpr = window.devicePixelRatioF()
     assert saved.pixelColor(int(centre.x() * dpr), int(centre.y() * dpr)).name() != "#dcdcdc"
+
+
+def test_a_queued_watch_batch_inside_a_library_folder_adds_no_row(qtbot):
+    """The watch queues sub-folders of library folders ("photos/2026" got a new photo): they
+    show as their library folder, never as a row of their own; a new folder gets its row."""
+    from types import SimpleNamespace
+
+    from desktop.models.folders import FoldersModel
+
+    model = FoldersModel()
+    top = os.path.join(os.sep, "pics", "photos")
+    info = SimpleNamespace(path=top, image_count=3, indexed_count=3, skipped_count=0, pending=0)
+    model.set_folders([info])
+    model.set_queued([os.path.join(top, "2026"), os.path.join(os.sep, "pics", "new")])
+    rows = [model.index(r).data() for r in range(model.rowCount())]
+    assert rows == ["new\nwaiting to be indexed", "photos\n3 photos · indexed"]
