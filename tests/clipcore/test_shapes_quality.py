@@ -25,9 +25,10 @@ PER_CLASS = 12   # > 10, so precision@10 can be perfect without every image bein
 EVAL_PER_CLASS = 11   # the evaluation renderer's library: a small sample, >= 11 for precision@10
 # What the evaluation renderer's small sample must reach: a floor under the shipped model (the
 # issue's targets, text 0.97 and image 0.95, are benchmarks/shapes_quality.py's, on 20 images
-# per class; here 24 queries of 10 hits over 11 per class, where the model of 2026-11 reached
-# text 0.78). Raise it with a better model.
-EVAL_TEXT_P10, EVAL_IMAGE_P10 = 0.7, 0.45
+# per class; here 24 queries of 10 hits over 11 per class, one query drawing per class). The
+# model of 2026-11-30 (augmented data, label-average loss) reaches text 0.954 and image 0.896
+# here; the one before it reached text 0.78.
+EVAL_TEXT_P10, EVAL_IMAGE_P10 = 0.9, 0.8
 
 
 def label(hit) -> tuple[str, str]:
