@@ -177,17 +177,17 @@ class FoldersModel(QAbstractItemModel):
             if role == Qt.ItemDataRole.AccessibleTextRole:
                 return f"{os.path.basename(path)}, {node.count} photos"
             return path if role == PathRole else None
-        if role == Qt.ItemDataRole.DisplayRole:
-            name = os.path.basename(path.rstrip(os.sep)) or path
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             state = folder_state(self._info.get(path), path in self._indexing,
                                  self._watch.get(path))
-            return f"{name}\n{state}"
-        if role == Qt.ItemDataRole.ToolTipRole:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return f"{os.path.basename(path.rstrip(os.sep)) or path}\n{state}"
+            # the panel is narrow: the row's state line is often cut short, the tooltip has it all
             info = self._info.get(path)
             if info is not None and getattr(info, "offline_reason", None):
-                return (f"{path}\nNot connected: its photos stay searchable. Connect the drive "
-                        "to open them, or Remove the folder to forget them.")
-            return path
+                return (f"{path}\n{state}\nNot connected: its photos stay searchable. Connect "
+                        "the drive to open them, or Remove the folder to forget them.")
+            return f"{path}\n{state}"
         if role == Qt.ItemDataRole.ForegroundRole:
             info = self._info.get(path)
             if info is not None and getattr(info, "offline_reason", None):

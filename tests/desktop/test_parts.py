@@ -69,6 +69,18 @@ def test_folder_state_lines():
     assert folder_state(FolderInfo(1, "/p", 0, 0, 0), indexing=False) == "no photos yet"
 
 
+def test_a_folder_tooltip_has_the_path_and_the_whole_state_line():
+    """The panel is narrow, so a folder row's state line is often cut with "…": its tooltip
+    carries the path and the whole line."""
+    from desktop.models.folders import FoldersModel
+
+    model = FoldersModel()
+    path = os.path.join(os.sep, "media", "Holiday photos from the summer of 2026")
+    model.set_folders([FolderInfo(1, path, image_count=1240, indexed_count=1234, skipped_count=6)])
+    tip = model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip == f"{path}\n1,234 photos · indexed · 6 skipped"
+
+
 def test_progress_text_has_count_rate_and_eta():
     event = ProgressEvent("encode", 1234, 5000, 42.0, 120.0, "/p/x.jpg")
     assert describe_progress(event) == "Indexing 1,234 / 5,000 · 42.0 images/s · about 2 min left"
