@@ -33,9 +33,12 @@ from typing import Callable
 from urllib.parse import quote
 
 from .errors import ClipcoreError, WeightsMissingError
+from .hubcache import (SAFE_WEIGHTS_NAME, WEIGHTS_NAME, cache_folder, hub_offline, hub_weight_names,
+                       missing_weights_error)
 
 __all__ = ["PROBE_TIMEOUT", "HubFile", "DownloadProgress", "DownloadCancelled", "hub_files",
-           "cached_path", "fetch", "HUB_SCHEMA"]
+           "hub_file", "cached_path", "fetch", "HUB_SCHEMA", "cache_folder", "hub_offline",
+           "missing_weights_error"]
 
 #: Seconds to wait for the hub's first answer (connect + headers) before calling it offline.
 PROBE_TIMEOUT = 4.0
@@ -85,20 +88,22 @@ def hub_files(spec) -> list[HubFile]:
     if spec.checkpoint or spec.is_config_file:
         return []
     if spec.name.startswith(HUB_SCHEMA):
-        from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
-
         repo = spec.name[len(HUB_SCHEMA):]
-        return [HubFile(repo, (HUB_CONFIG_NAME,)),
-                HubFile(repo, (HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME))]
+        return [HubFile(repo, (HUB_CONFIG_NAME,)), HubFile(repo, (SAFE_WEIGHTS_NAME, WEIGHTS_NAME))]
     if not spec.pretrained:
         return []
-    from .weights import _hub_names, _tag_cfg
+    from .weights import _tag_cfg
 
     cfg = _tag_cfg(spec.name, spec.pretrained)
     if cfg.get("file") or not cfg.get("hf_hub"):
         return []
-    repo, filename = os.path.split(cfg["hf_hub"])
-    return [HubFile(repo, tuple(_hub_names(filename)))]
+    return [hub_file(cfg["hf_hub"])]
+
+
+def hub_file(hf_hub: str) -> HubFile:
+    """The HubFile of an open_clip registry ``hf_hub`` entry ("ORG/REPO/" or "ORG/REPO/NAME")."""
+    repo, filename = os.path.split(hf_hub)
+    return HubFile(repo, tuple(hub_weight_names(filename)))
 
 
 def cached_path(file: HubFile) -> Path | None:
@@ -130,13 +135,6 @@ def fetch(files: list[HubFile], what: str, *, progress: Callable[[DownloadProgre
             found = _download(file, what, progress, cancel)
         paths.append(found)
     return paths
-
-
-def cache_folder(repo_id: str) -> Path:
-    """The hub cache folder of a repo (``$HF_HUB_CACHE/models--ORG--NAME``)."""
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
 
 
 def _download(file: HubFile, what: str, progress, cancel) -> Path:
@@ -268,6 +266,4 @@ def _describe_status(status: int) -> str:
 
 
 def _failure(file: HubFile, what: str, why: str) -> WeightsMissingError:
-    from .weights import missing_weights_error
-
     return missing_weights_error(what, cache_folder(file.repo_id), why)

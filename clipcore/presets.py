@@ -1,21 +1,31 @@
 """Named model presets (``resources/presets.json``) and turning a user's model choice into a spec.
 
-``presets.json`` maps a preset name to ``{"model", "pretrained", "note", "checkpoint"?}``:
-``model`` is an open_clip model name or a config JSON path relative to ``resources/``;
-``checkpoint`` (optional) is a weights file relative to ``resources/`` (or absolute).
-Every name / tag pair is checked against the installed open_clip registry by the tests.
+``presets.json`` maps a preset name to ``{"model", "pretrained", "note", "checkpoint"?,
+"hub"?}``: ``model`` is an open_clip model name or a config JSON path relative to
+``resources/``; ``checkpoint`` (optional) is a weights file relative to ``resources/`` (or
+absolute); ``hub`` (optional) is the tag's ``hf_hub`` entry of open_clip's pretrained registry
+("ORG/REPO/" or "ORG/REPO/FILE"), so that a first run can find, or start downloading, the
+weights before torch and open_clip are imported (:func:`fetch_preset_weights`; seconds on a
+laptop). Every name / tag pair, and every ``hub``, is checked against the installed open_clip
+registry by the tests.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from .config import ModelSpec, resources_dir
 from .errors import ModelNotFoundError
 
-__all__ = ["Preset", "DEFAULT_PRESET", "load_presets", "resolve_model_spec", "weights_present"]
+if TYPE_CHECKING:
+    from .download import DownloadProgress
+
+__all__ = ["Preset", "DEFAULT_PRESET", "load_presets", "resolve_model_spec", "weights_present",
+           "fetch_preset_weights"]
 
 DEFAULT_PRESET = "default"
 
@@ -32,7 +42,8 @@ class Preset:
 
     ``model``: open_clip name, or a config JSON path relative to ``resources/``;
     ``pretrained``: open_clip pretrained tag or None; ``note``: one line for `clipcore models`
-    and the settings dialog; ``checkpoint``: weights file relative to ``resources/`` or absolute.
+    and the settings dialog; ``checkpoint``: weights file relative to ``resources/`` or absolute;
+    ``hub``: the tag's ``hf_hub`` entry in open_clip's registry, or None.
     """
 
     name: str
@@ -40,6 +51,7 @@ class Preset:
     pretrained: str | None
     note: str
     checkpoint: str | None = None
+    hub: str | None = None
 
     def spec(self, device: str = "auto", precision: str = "auto",
              checkpoint: str | None = None) -> ModelSpec:
@@ -59,7 +71,8 @@ def load_presets(path: str | Path | None = None) -> dict[str, Preset]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return {name: Preset(name=name, model=entry["model"], pretrained=entry.get("pretrained"),
-                             note=entry.get("note", ""), checkpoint=entry.get("checkpoint"))
+                             note=entry.get("note", ""), checkpoint=entry.get("checkpoint"),
+                             hub=entry.get("hub"))
                 for name, entry in raw.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ModelNotFoundError(f"The preset list {path} cannot be read ({exc}); "
@@ -128,3 +141,28 @@ def weights_present(spec: ModelSpec) -> bool:
         return cached_tag_weights(spec.name, spec.pretrained) is not None
     except ModelNotFoundError:
         return False
+
+
+def fetch_preset_weights(spec: ModelSpec, progress: Callable[[DownloadProgress], None] | None = None,
+                         cancel: threading.Event | None = None) -> None:
+    """Before torch and open_clip are imported (seconds): make sure a preset's hub weights are
+    in the hub cache. Returns at once when they are, or when ``spec`` is not a preset with a
+    ``hub`` entry (its weights are then found or fetched while the model loads); downloads them
+    (``progress``, ``cancel`` as in :func:`clipcore.download.fetch`) when downloads are allowed.
+    Raises WeightsMissingError, the same one the model's loading would raise, when they are
+    missing and downloads are switched off or fail, and DownloadCancelled. Never imports torch.
+    """
+    preset = load_presets().get(spec.preset or "")
+    if (preset is None or not preset.hub or spec.checkpoint or spec.pretrained != preset.pretrained
+            or spec.name != preset.model):
+        return
+    from .download import cached_path, fetch, hub_file
+    from .hubcache import cache_folder, hub_offline, missing_weights_error
+
+    file = hub_file(preset.hub)
+    if cached_path(file) is not None:
+        return
+    if hub_offline():
+        raise missing_weights_error(spec.full_label, cache_folder(file.repo_id),
+                                    "downloads are switched off (HF_HUB_OFFLINE=1)")
+    fetch([file], spec.full_label, progress=progress, cancel=cancel)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from .hubcache import cache_folder, hub_offline, hub_weight_names, missing_weights_error
 from .errors import ClipcoreError, ModelNotFoundError, UnsafeCheckpointError, WeightsMissingError
 
 __all__ = [
@@ -42,14 +43,6 @@ SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin")
 
 
-def hub_offline() -> bool:
-    """True when downloads from the Hugging Face hub are switched off (``HF_HUB_OFFLINE=1``)."""
-    from huggingface_hub import constants
-
-    flag = os.environ.get("HF_HUB_OFFLINE", "")
-    return bool(constants.HF_HUB_OFFLINE) or flag.strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
 def _tag_cfg(model: str, tag: str) -> dict:
     import open_clip
 
@@ -64,17 +57,6 @@ def _tag_cfg(model: str, tag: str) -> dict:
     return cfg
 
 
-def _hub_names(filename: str) -> list[str]:
-    """File names open_clip tries in a hub repo, best first (``download_pretrained_from_hf``)."""
-    from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
-
-    if not filename:
-        return [HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME]
-    if filename.endswith((".bin", ".pth")):
-        return [filename[:-4] + ".safetensors", filename]
-    return [filename]
-
-
 def tag_cache_dir(model: str, tag: str) -> Path:
     """The folder where the weights of ``model`` / ``tag`` are kept once downloaded.
 
@@ -82,14 +64,12 @@ def tag_cache_dir(model: str, tag: str) -> Path:
     (``$HF_HUB_CACHE/models--<org>--<repo>``); URL weights: ``~/.cache/clip`` (open_clip's
     ``download_pretrained_from_url``). Raises ModelNotFoundError for an unknown tag.
     """
-    from huggingface_hub import constants
 
     cfg = _tag_cfg(model, tag)
     if cfg.get("file"):
         return Path(cfg["file"]).parent
     if cfg.get("hf_hub"):
-        repo_id = os.path.split(cfg["hf_hub"])[0]
-        return Path(constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
+        return cache_folder(os.path.split(cfg["hf_hub"])[0])
     return Path("~/.cache/clip").expanduser()
 
 
@@ -107,14 +87,13 @@ def cached_tag_weights(model: str, tag: str) -> Path | None:
         return found if found.is_file() else None
     if cfg.get("hf_hub"):
         repo_id, filename = os.path.split(cfg["hf_hub"])
-        for name in _hub_names(filename):
+        for name in hub_weight_names(filename):
             hit = try_to_load_from_cache(repo_id, name)
             if isinstance(hit, str) and os.path.isfile(hit):
                 return Path(hit)
         return None
     url_file = tag_cache_dir(model, tag) / os.path.basename(cfg.get("url", ""))
     return url_file if url_file.is_file() else None
-
 
 def weights_missing_error(model: str, tag: str, cause: str = "", *,
                           label: str | None = None) -> WeightsMissingError:
@@ -123,19 +102,6 @@ def weights_missing_error(model: str, tag: str, cause: str = "", *,
     why = "downloads are switched off (HF_HUB_OFFLINE=1)" if hub_offline() else (
         f"the download failed ({cause})" if cause else "the download failed")
     return missing_weights_error(label or f"{model} / {tag}", tag_cache_dir(model, tag), why)
-
-
-def missing_weights_error(what: str, folder: Path, why: str) -> WeightsMissingError:
-    """WeightsMissingError for the weights of ``what`` (the model as users name it), expected
-    in ``folder``, not fetched because ``why``; the message says what to do on the command
-    line (the app words it its own way from the error's attributes)."""
-    return WeightsMissingError(
-        f"The weights of {what} are not on this computer and {why}. Copy the folder "
-        f"{folder.name} from a computer with internet where clipdesk has downloaded them into "
-        f"{folder.parent}{os.sep}, or pass a weights file with --checkpoint FILE, or try the "
-        "bundled demo model with --model shapes (it only knows coloured shapes).",
-        model=what, folder=folder, why=why)
-
 
 def check_checkpoint(path: str | os.PathLike) -> Path:
     """Check that a local checkpoint exists, has a known format and is safe to load.
@@ -188,7 +154,6 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
             "use a .safetensors, .pt, .pth or .bin file.")
     return p.resolve()
 
-
 @contextlib.contextmanager
 def _torch_warnings_logged(path: Path):
     """torch's loader warns about legacy checkpoints on the user's terminal ("Detected pickle
@@ -200,12 +165,10 @@ def _torch_warnings_logged(path: Path):
     for w in caught:
         log.debug("Loading %s: %s: %s", path, w.category.__name__, w.message)
 
-
 def _is_zip(path: Path) -> bool:
     """True for torch's zip format (torch.save since 1.6): only that format can be mmapped."""
     with open(path, "rb") as fh:
         return fh.read(4) == b"PK\x03\x04"
-
 
 def load_checkpoint_into(model: torch.nn.Module, path: str | os.PathLike) -> None:
     """Load a local checkpoint into an open_clip ``model`` (strict: every key must match).

@@ -137,8 +137,9 @@ class ModelLoader:
 
     ``get()`` returns the :class:`~clipcore.encoder.Encoder` (loading it if nobody has yet) or
     raises the loading error (:class:`~clipcore.errors.WeightsMissingError`, ...). torch and
-    open_clip are imported here, in a worker, never at start-up on the GUI thread. Missing
-    weights are downloaded first: ``progress(DownloadProgress)`` is called from the loading
+    open_clip are imported here, in a worker, never at start-up on the GUI thread; a preset's
+    hub weights are looked for before that import
+    (:func:`clipcore.presets.fetch_preset_weights`). Missing weights are downloaded first: ``progress(DownloadProgress)`` is called from the loading
     thread, and :meth:`cancel` stops the download.
     """
 
@@ -162,6 +163,13 @@ class ModelLoader:
         with self._lock:
             if self._encoder is None and self._error is None:
                 try:
+                    from clipcore.presets import fetch_preset_weights
+
+                    # A preset's weights are looked for (or their download started) before
+                    # torch is imported: on a first run the "not on this computer" page or the
+                    # download's progress then comes in a second, not after the import.
+                    fetch_preset_weights(self.spec, progress=self.progress,
+                                         cancel=self.cancel_event)
                     from clipcore.encoder import Encoder
 
                     encoder = Encoder.load(self.spec, progress=self.progress,

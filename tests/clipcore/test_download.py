@@ -165,3 +165,67 @@ def hub_cache_blobs(spec: ModelSpec, suffix: str):
 
     del constants  # (the cache folder follows the patched constant)
     return (cache_folder(hub_files(spec)[1].repo_id) / "blobs").glob("*" + suffix)
+
+
+DEFAULT_REPO = "laion/CLIP-ViT-B-32-256x256-DataComp-s34B-b86K"   # the default preset's hub repo
+BEFORE_TORCH = """
+import json, sys
+from clipcore.errors import WeightsMissingError
+from clipcore.presets import fetch_preset_weights, resolve_model_spec
+reports, missing = [], None
+try:
+    fetch_preset_weights(resolve_model_spec("default"), progress=reports.append)
+except WeightsMissingError as exc:
+    missing = str(exc)
+print(json.dumps({"reports": len(reports), "finished": bool(reports) and reports[-1].finished,
+                  "missing": missing, "torch": "torch" in sys.modules,
+                  "open_clip": "open_clip" in sys.modules}))
+"""
+
+
+def _before_torch(tmp_path, **env) -> dict:
+    """Run fetch_preset_weights for the default preset in a fresh interpreter (as the app's
+    model loader does first), with an empty hub cache; what it reported, and whether torch or
+    open_clip got imported."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    run_env = dict(os.environ, HF_HUB_CACHE=str(tmp_path / "hub"), **env)
+    out = subprocess.run([sys.executable, "-c", BEFORE_TORCH], env=run_env, capture_output=True,
+                         text=True, timeout=120, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_presets_missing_weights_are_known_before_torch_is_imported(tmp_path, monkeypatch):
+    """Offline, first run: the same message the model's loading gives, without the seconds
+    that importing torch and open_clip takes."""
+    from huggingface_hub import constants
+
+    from clipcore.encoder import Encoder
+
+    got = _before_torch(tmp_path, HF_HUB_OFFLINE="1")
+    assert not got["torch"] and not got["open_clip"]
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsMissingError) as loading:
+        Encoder.load(resolve_model_spec("default", device="cpu"))
+    assert got["missing"] == str(loading.value)
+    _assert_clear(loading.value, "HF_HUB_OFFLINE=1")
+
+
+def test_a_presets_weights_download_before_torch_is_imported(tmp_path):
+    """Online, first run: the download (with its progress) starts before torch is imported,
+    and the file lands where the model's loading then finds it."""
+    weights = b"\x00" * (3 * 1024 * 1024)
+    with LocalHub({DEFAULT_REPO: {"open_clip_model.safetensors": weights}}, chunk=256 * 1024) as hub:
+        got = _before_torch(tmp_path, HF_HUB_OFFLINE="0", HF_ENDPOINT=hub.url)
+        asked = len(hub.requests)
+        again = _before_torch(tmp_path, HF_HUB_OFFLINE="0", HF_ENDPOINT=hub.url)
+        assert len(hub.requests) == asked            # already there: no request at all
+    assert got["missing"] is None and got["reports"] >= 2 and got["finished"]
+    assert not got["torch"] and not got["open_clip"]
+    assert again["reports"] == 0 and again["missing"] is None
+    blobs = list((tmp_path / "hub" / f"models--{DEFAULT_REPO.replace('/', '--')}" / "blobs").iterdir())
+    assert [b.read_bytes() == weights for b in blobs] == [True]

@@ -23,6 +23,17 @@ def test_every_preset_names_a_model_and_tag_in_the_installed_open_clip():
             assert preset.pretrained is None and preset.checkpoint, preset.name
         else:
             assert (preset.model, preset.pretrained) in registry, preset.name
+            # the hub entry that lets a first run find the weights before torch is imported
+            hub = open_clip.get_pretrained_cfg(preset.model, preset.pretrained).get("hf_hub")
+            assert preset.hub == hub, preset.name
+
+
+def test_the_hub_file_names_are_open_clips():
+    from open_clip.constants import HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME
+
+    from clipcore.hubcache import SAFE_WEIGHTS_NAME, WEIGHTS_NAME
+
+    assert (SAFE_WEIGHTS_NAME, WEIGHTS_NAME) == (HF_SAFE_WEIGHTS_NAME, HF_WEIGHTS_NAME)
 
 
 def test_default_preset_is_what_rclip_uses():
