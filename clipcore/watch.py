@@ -188,9 +188,16 @@ class Watcher:
                 observer.unschedule(old)
             except Exception:
                 pass
-        if self.is_offline(folder) or offline.reachability(folder) is not None:
+        known_offline = self.is_offline(folder)
+        if known_offline or offline.reachability(folder) is not None:
             self._set(folder, FolderWatch(folder, OFFLINE, self._offline_reason(folder),
                                           self.check_seconds))
+            if not known_offline:
+                # Gone since the library last looked (unplugged or renamed away as a run
+                # ended): a run over it now records it offline, with its photos kept. Without
+                # it the folder sat here as offline while the library still showed it indexed.
+                with self._cond:
+                    self._pending.touch(time.monotonic(), [folder])
             return
         fs = filesystem_type(folder)
         if fs in NETWORK_FILESYSTEMS:

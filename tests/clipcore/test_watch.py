@@ -180,6 +180,36 @@ def test_a_folder_going_offline_and_back_is_not_re_embedded(tmp_path, library, e
         live.stop()
 
 
+def test_a_drive_unplugged_as_a_run_ends_is_recorded_offline(tmp_path, library, encoder):
+    """The drive goes away between the end of a run and the watch's look at its folders after
+    it: the library must still record the folder as offline (it stayed "indexed" before: the
+    watch saw the folder gone, set it offline for itself and never ran over it)."""
+    folder = tmp_path / "usb"
+    make_photos(folder, 2, seed=13)
+    list(index_folders(library, [str(folder)], encoder.spec, encoder=encoder))
+    live = LiveIndex(library, [str(folder)], encoder.spec, encoder, quiet_seconds=0.2,
+                     max_wait_seconds=2.0, stable_seconds=1.0, check_seconds=0.5)
+    run, unplugged = live.watcher.on_batch, []
+
+    def run_then_unplug(batch):
+        run(batch)
+        if not unplugged:
+            folder.rename(tmp_path / "unplugged")
+            unplugged.append(True)
+
+    live.watcher.on_batch = run_then_unplug
+    live.start()
+    try:
+        make_photos(folder, 1, seed=14, prefix="new")     # a change: one run, then the drive goes
+        wait_until(lambda: str(folder) in library.offline_folders(),
+                   what="the library to record the folder offline")
+        wait_until(lambda: live.watcher.states()[str(folder)].mode == watch_module.OFFLINE,
+                   what="the watch to say offline")
+        assert unplugged and library.count() == 3           # the run's photo, none lost
+    finally:
+        live.stop()
+
+
 def test_the_writer_lock_is_free_while_the_watch_is_idle(watched, tmp_path):
     with Library.open(tmp_path / "data", lock_timeout=0) as other:
         with other.writer_lock.hold(timeout=0):       # would raise LibraryBusyError if held
