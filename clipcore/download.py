@@ -33,12 +33,10 @@ from typing import Callable
 from urllib.parse import quote
 
 from .errors import ClipcoreError, WeightsMissingError
-from .hubcache import (SAFE_WEIGHTS_NAME, WEIGHTS_NAME, cache_folder, hub_offline, hub_weight_names,
-                       missing_weights_error)
+from .hubcache import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, cache_folder, hub_weight_names, missing_weights_error
 
 __all__ = ["PROBE_TIMEOUT", "HubFile", "DownloadProgress", "DownloadCancelled", "hub_files",
-           "hub_file", "cached_path", "fetch", "HUB_SCHEMA", "cache_folder", "hub_offline",
-           "missing_weights_error"]
+           "hub_file", "cached_path", "fetch", "HUB_SCHEMA"]
 
 #: Seconds to wait for the hub's first answer (connect + headers) before calling it offline.
 PROBE_TIMEOUT = 4.0

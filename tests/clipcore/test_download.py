@@ -161,7 +161,7 @@ def _assert_clear(err: WeightsMissingError, why: str) -> str:
 def hub_cache_blobs(spec: ModelSpec, suffix: str):
     from huggingface_hub import constants
 
-    from clipcore.download import cache_folder
+    from clipcore.hubcache import cache_folder
 
     del constants  # (the cache folder follows the patched constant)
     return (cache_folder(hub_files(spec)[1].repo_id) / "blobs").glob("*" + suffix)
