@@ -33,7 +33,8 @@ from typing import Callable
 from urllib.parse import quote
 
 from .errors import ClipcoreError, WeightsMissingError
-from .hubcache import SAFE_WEIGHTS_NAME, WEIGHTS_NAME, cache_folder, hub_weight_names, missing_weights_error
+from .hubcache import (OFFLINE_WHY, SAFE_WEIGHTS_NAME, WEIGHTS_NAME, cache_folder, hub_weight_names,
+                       missing_weights_error)
 
 __all__ = ["PROBE_TIMEOUT", "HubFile", "DownloadProgress", "DownloadCancelled", "hub_files",
            "hub_file", "cached_path", "fetch", "HUB_SCHEMA"]
@@ -252,7 +253,7 @@ def _describe(exc: BaseException) -> str:
     if "timeout" in text or "timed out" in text:
         return f"{host} did not answer within {PROBE_TIMEOUT:g} s"
     if "offline" in text:
-        return "downloads are switched off (HF_HUB_OFFLINE=1)"
+        return OFFLINE_WHY
     return f"{host} cannot be reached (this computer seems to be offline)"
 
 

@@ -11,14 +11,16 @@ from pathlib import Path
 
 from .errors import WeightsMissingError
 
-__all__ = ["SAFE_WEIGHTS_NAME", "WEIGHTS_NAME", "hub_weight_names", "hub_offline", "cache_folder",
-           "missing_weights_error"]
+__all__ = ["SAFE_WEIGHTS_NAME", "WEIGHTS_NAME", "OFFLINE_WHY", "hub_weight_names", "hub_offline",
+           "cache_folder", "missing_weights_error"]
 
 #: open_clip's weight file names in a hub repo (``open_clip.constants.HF_SAFE_WEIGHTS_NAME``,
 #: ``HF_WEIGHTS_NAME``; the tests check they still agree), here so that nothing in this module
 #: imports open_clip (and torch) to name a file.
 SAFE_WEIGHTS_NAME = "open_clip_model.safetensors"
 WEIGHTS_NAME = "open_clip_pytorch_model.bin"
+#: Why nothing was downloaded when :func:`hub_offline` says so (the end of the user's message).
+OFFLINE_WHY = "downloads are switched off (HF_HUB_OFFLINE=1)"
 
 
 def hub_weight_names(filename: str) -> list[str]:

@@ -157,12 +157,11 @@ def fetch_preset_weights(spec: ModelSpec, progress: Callable[[DownloadProgress],
             or spec.name != preset.model):
         return
     from .download import cached_path, fetch, hub_file
-    from .hubcache import cache_folder, hub_offline, missing_weights_error
+    from .hubcache import OFFLINE_WHY, cache_folder, hub_offline, missing_weights_error
 
     file = hub_file(preset.hub)
     if cached_path(file) is not None:
         return
     if hub_offline():
-        raise missing_weights_error(spec.full_label, cache_folder(file.repo_id),
-                                    "downloads are switched off (HF_HUB_OFFLINE=1)")
+        raise missing_weights_error(spec.full_label, cache_folder(file.repo_id), OFFLINE_WHY)
     fetch([file], spec.full_label, progress=progress, cancel=cancel)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-from .hubcache import cache_folder, hub_offline, hub_weight_names, missing_weights_error
 from .errors import ClipcoreError, ModelNotFoundError, UnsafeCheckpointError, WeightsMissingError
+from .hubcache import OFFLINE_WHY, cache_folder, hub_offline, hub_weight_names, missing_weights_error
 
 __all__ = [
     "SAFETENSORS_SUFFIXES",
@@ -64,7 +64,6 @@ def tag_cache_dir(model: str, tag: str) -> Path:
     (``$HF_HUB_CACHE/models--<org>--<repo>``); URL weights: ``~/.cache/clip`` (open_clip's
     ``download_pretrained_from_url``). Raises ModelNotFoundError for an unknown tag.
     """
-
     cfg = _tag_cfg(model, tag)
     if cfg.get("file"):
         return Path(cfg["file"]).parent
@@ -95,13 +94,15 @@ def cached_tag_weights(model: str, tag: str) -> Path | None:
     url_file = tag_cache_dir(model, tag) / os.path.basename(cfg.get("url", ""))
     return url_file if url_file.is_file() else None
 
+
 def weights_missing_error(model: str, tag: str, cause: str = "", *,
                           label: str | None = None) -> WeightsMissingError:
     """The WeightsMissingError for tag weights that are neither on disk nor downloadable;
     ``label``: the model as the user named it (default "MODEL / TAG")."""
-    why = "downloads are switched off (HF_HUB_OFFLINE=1)" if hub_offline() else (
+    why = OFFLINE_WHY if hub_offline() else (
         f"the download failed ({cause})" if cause else "the download failed")
     return missing_weights_error(label or f"{model} / {tag}", tag_cache_dir(model, tag), why)
+
 
 def check_checkpoint(path: str | os.PathLike) -> Path:
     """Check that a local checkpoint exists, has a known format and is safe to load.
@@ -154,6 +155,7 @@ def check_checkpoint(path: str | os.PathLike) -> Path:
             "use a .safetensors, .pt, .pth or .bin file.")
     return p.resolve()
 
+
 @contextlib.contextmanager
 def _torch_warnings_logged(path: Path):
     """torch's loader warns about legacy checkpoints on the user's terminal ("Detected pickle
@@ -165,10 +167,12 @@ def _torch_warnings_logged(path: Path):
     for w in caught:
         log.debug("Loading %s: %s: %s", path, w.category.__name__, w.message)
 
+
 def _is_zip(path: Path) -> bool:
     """True for torch's zip format (torch.save since 1.6): only that format can be mmapped."""
     with open(path, "rb") as fh:
         return fh.read(4) == b"PK\x03\x04"
+
 
 def load_checkpoint_into(model: torch.nn.Module, path: str | os.PathLike) -> None:
     """Load a local checkpoint into an open_clip ``model`` (strict: every key must match).

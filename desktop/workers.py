@@ -138,9 +138,9 @@ class ModelLoader:
     ``get()`` returns the :class:`~clipcore.encoder.Encoder` (loading it if nobody has yet) or
     raises the loading error (:class:`~clipcore.errors.WeightsMissingError`, ...). torch and
     open_clip are imported here, in a worker, never at start-up on the GUI thread; a preset's
-    hub weights are looked for before that import
-    (:func:`clipcore.presets.fetch_preset_weights`). Missing weights are downloaded first: ``progress(DownloadProgress)`` is called from the loading
-    thread, and :meth:`cancel` stops the download.
+    hub weights are looked for before that import (:func:`clipcore.presets.fetch_preset_weights`).
+    Missing weights are downloaded first: ``progress(DownloadProgress)`` is called from the
+    loading thread, and :meth:`cancel` stops the download.
     """
 
     def __init__(self, spec, progress: Callable | None = None):
